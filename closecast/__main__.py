@@ -1,0 +1,3 @@
+from closecast.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Expected order value: what a close would be worth, so managers can allocate by
+`predicted_value = p_close × expected_value`.
+
+The most specific evidence wins: the clear need's expected value, then the open quote,
+then the customer's own order history (repeat business), then the lead's potential
+(expected yearly spend, so a quarter of it per 90-day horizon), then a default by size.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from streams.state import CustomerState
+
+# Typical first-order values for a printing/packaging supplier, by company size (our
+# defaults, in the log's currency): used only when the log says nothing better.
+DEFAULT_BY_SIZE: Final = {None: 20_000.0, "small": 8_000.0, "medium": 25_000.0, "large": 80_000.0}
+
+
+def expected_value(state: CustomerState, horizon_days: int = 90) -> tuple[float, str]:
+    """The expected value of the next order and where that figure came from."""
+    if state.clear_need and state.need_value:
+        return state.need_value, "need"
+    if state.quote_open and state.quote_amount:
+        return state.quote_amount, "quote"
+    if state.orders:
+        return state.order_value / state.orders, "history"
+    if state.potential_value:
+        return state.potential_value * horizon_days / 365.0, "potential"
+    return DEFAULT_BY_SIZE.get(state.size, DEFAULT_BY_SIZE[None]), "default"
