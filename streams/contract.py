@@ -129,9 +129,9 @@ def parse_time(value: object, field: str = "occurred_at") -> tuple[str, int]:
     except ValueError as exc:
         raise InvalidEvent(f"{field}: not a real date-time ({exc})") from None
     if not EARLIEST <= moment < LATEST:
-        # Compare and report in UTC: "1990-01-01T00:00+01:00" is in 1989.
+        # The range is in UTC: "1990-01-01T00:00:00+01:00" is still in 1989.
         raise InvalidEvent(
-            f"{field}: {moment.astimezone(UTC):%Y-%m-%dT%H:%M}Z is outside the accepted range "
+            f"{field}: {value} is outside the accepted range "
             f"{EARLIEST:%Y-%m-%d}..{LATEST - _MICROSECOND:%Y-%m-%d} (UTC)"
         )
     return value, (moment - _EPOCH) // _MICROSECOND

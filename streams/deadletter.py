@@ -76,21 +76,25 @@ def safe_raw(data: bytes) -> str:
     return text if redacted is obj else orjson.dumps(redacted).decode()
 
 
-def _redact(obj: object) -> object:
+def _redact(obj: object, depth: int = 0) -> object:
     """`obj` with every possibly sensitive portrait value replaced; `obj` itself if none.
 
     Wherever it sits (a misplaced payload is still a portrait), an object with a
     `section` that is not one of the known non-sensitive sections (a sensitive one, a
     misspelt one such as "Deep", or one that is not a string) has every value but a
     string section redacted, and an object with `fields` but no `section` has its fields
-    redacted: either could be a sensitive portrait.
+    redacted: either could be a sensitive portrait. Below _MAX_DEPTH (far deeper than any
+    event) containers are redacted whole rather than searched, so that no input can
+    exhaust the stack.
     """
-    if isinstance(obj, list):
-        items = [_redact(item) for item in obj]
-        return obj if all(a is b for a, b in zip(items, obj, strict=True)) else items
-    if not isinstance(obj, dict):
+    if not isinstance(obj, list | dict):
         return obj
-    out = {key: _redact(value) for key, value in obj.items()}
+    if depth >= _MAX_DEPTH:
+        return _blank(obj)
+    if isinstance(obj, list):
+        items = [_redact(item, depth + 1) for item in obj]
+        return obj if all(a is b for a, b in zip(items, obj, strict=True)) else items
+    out = {key: _redact(value, depth + 1) for key, value in obj.items()}
     if "section" in obj:
         section = obj["section"]
         if not isinstance(section, str):
@@ -112,6 +116,7 @@ def _blank(value: object) -> object:
 
 
 _PLAIN_SECTIONS: Final = frozenset(SECTIONS) - SENSITIVE_SECTIONS
+_MAX_DEPTH: Final = 32
 
 
 class DeadLetterFile:

@@ -4,8 +4,9 @@ No I/O and no clock: time comes from `event.ts` only. The result for a set of ev
 the same whatever order they arrive in and however often each one arrives, because every
 field merges as a counter, a min/max, a last-writer-wins register ordered by
 `(occurred_at, event_id)`, or a set (see `streams.state`). Duplicates are recognised by a
-64-bit hash of `event_id` kept per customer (and per rep); a false match needs two ids of
-one customer to collide, about one chance in 10^17 for a customer with 50 events.
+64-bit digest of `event_id` kept per customer (and per rep and week); a false match needs
+two ids of one customer to collide, about one chance in 10^16 for a customer with 500
+events.
 
 `apply` never mutates its argument. The in-process replay owns its states and calls
 `apply_in_place`, the same code without the defensive copy, to avoid copying ~50 fields
@@ -14,32 +15,44 @@ per event; the Faust agents call `apply`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from hashlib import blake2b
 from typing import Final
 
 from streams.contract import CHANNELS, REP_EVENT_TYPES, SECTIONS, Event
 from streams.state import (
+    EARLY_CONTACT_TIMES,
+    EMPTY_WEEK,
     MAX_CONTACT_TIMES,
-    MAX_REP_WEEKS,
     WEEK_US,
     CustomerState,
+    IdSet,
+    Key,
     RepState,
+    RepWeek,
     SortedInts,
     Suspension,
     exact_add,
+    make_key,
 )
 
 _CHANNEL_INDEX: Final = {c: i for i, c in enumerate(CHANNELS)}
 _SECTION_BIT: Final = {s: 1 << i for i, s in enumerate(SECTIONS)}
 
 
-def event_hash(event_id: str) -> int:
-    return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "little")
+def event_digest(event_id: str) -> bytes:
+    return blake2b(event_id.encode(), digest_size=8).digest()
 
 
-def _newer(old: tuple[int, str] | None, key: tuple[int, str]) -> bool:
+def _newer(old: Key | None, key: Key) -> bool:
     return old is None or key > old
+
+
+def _intern(value: str | None) -> str | None:
+    # Payload strings are fresh objects per parsed line; a million customers each holding
+    # their own copy of "trade_show" or "r042" is memory spent for nothing.
+    return None if value is None else sys.intern(value)
 
 
 def _min(old: int | None, ts: int) -> int:
@@ -65,7 +78,7 @@ def apply(state: CustomerState | None, event: Event) -> CustomerState:
     """
     if not touches_customer(event):
         raise ValueError(f"event {event.event_id} ({event.type}) belongs to no customer")
-    seen = SortedInts.insert(state.seen if state else b"", event_hash(event.event_id), False)
+    seen = IdSet.add(state.seen if state else b"", event_digest(event.event_id))
     if seen is None:
         assert state is not None
         return state
@@ -76,7 +89,7 @@ def apply(state: CustomerState | None, event: Event) -> CustomerState:
 
 def apply_in_place(state: CustomerState, event: Event) -> bool:
     """Fold `event` into `state`, mutating it. Return False for a duplicate."""
-    seen = SortedInts.insert(state.seen, event_hash(event.event_id), signed=False)
+    seen = IdSet.add(state.seen, event_digest(event.event_id))
     if seen is None:
         return False
     _fold_customer(state, event, seen)
@@ -94,31 +107,30 @@ def _fold_customer(state: CustomerState, event: Event, seen: bytes) -> None:
         state.last_ts = max(state.last_ts, ts)
     handler = _CUSTOMER_HANDLERS.get(event.type)
     if handler is not None:
-        handler(state, event)
+        handler(state, event, make_key(ts, event.event_id))
 
 
-def _set_owner(s: CustomerState, e: Event, owner: str | None, via: str) -> None:
-    key = e.key
+def _set_owner(s: CustomerState, key: Key, owner: str | None, via: str) -> None:
     if _newer(s.owner_key, key):
         s.owner_key = key
         s.owner = owner
         s.owner_via = via
 
 
-def _lead_created(s: CustomerState, e: Event) -> None:
+def _lead_created(s: CustomerState, e: Event, key: Key) -> None:
     p = e.payload
     s.created_ts = _min(s.created_ts, e.ts)
-    if _newer(s.lead_key, e.key):
-        s.lead_key = e.key
-        s.source = p["source"]
-        s.industry = p.get("industry")
-        s.size = p.get("size")
+    if _newer(s.lead_key, key):
+        s.lead_key = key
+        s.source = _intern(p["source"])
+        s.industry = _intern(p.get("industry"))
+        s.size = _intern(p.get("size"))
         value = p.get("potential_value")
         s.potential_value = None if value is None else float(value)
-    _set_owner(s, e, e.rep_id, "lead")
+    _set_owner(s, key, _intern(e.rep_id), "lead")
 
 
-def _contact_made(s: CustomerState, e: Event) -> None:
+def _contact_made(s: CustomerState, e: Event, key: Key) -> None:
     p = e.payload
     ts = e.ts
     s.contacts += 1
@@ -134,16 +146,28 @@ def _contact_made(s: CustomerState, e: Event) -> None:
     s.effective += 1
     s.first_contact_ts = _min(s.first_contact_ts, ts)
     _add_contact_time(s, ts)
+    _add_early_contact_time(s, ts)
     _note_contact_rep(s, e.rep_id, ts)
 
 
 def _add_contact_time(s: CustomerState, ts: int) -> None:
     # A multiset: two effective contacts in the same microsecond are two contacts, and
     # `effective_before` / `effective_between` must count both.
-    times = SortedInts.add(s.contact_times, ts, signed=True)
+    packed = s.contact_times
+    if not packed or ts >= int.from_bytes(packed[-8:], "little", signed=True):
+        times = packed + ts.to_bytes(8, "little", signed=True)  # the usual case: in order
+    else:
+        times = SortedInts.add(packed, ts, signed=True)
     if len(times) > 8 * MAX_CONTACT_TIMES:
         times = times[8:]
     s.contact_times = times
+
+
+def _add_early_contact_time(s: CustomerState, ts: int) -> None:
+    times = SortedInts.add(s.early_contact_times, ts, signed=True)
+    if len(times) > 8 * EARLY_CONTACT_TIMES:
+        times = times[:-8]
+    s.early_contact_times = times
 
 
 def _note_contact_rep(s: CustomerState, rep_id: str | None, ts: int) -> None:
@@ -151,74 +175,74 @@ def _note_contact_rep(s: CustomerState, rep_id: str | None, ts: int) -> None:
         return
     reps = dict(s.contact_reps)
     if ts > reps.get(rep_id, -(2**63)):
-        reps[rep_id] = ts
+        reps[sys.intern(rep_id)] = ts
         s.contact_reps = tuple(sorted(reps.items()))
 
 
-def _portrait_updated(s: CustomerState, e: Event) -> None:
+def _portrait_updated(s: CustomerState, e: Event, key: Key) -> None:
     s.sections |= _SECTION_BIT[e.payload["section"]]
     s.portrait_updates += 1
     s.portrait_last_ts = _max(s.portrait_last_ts, e.ts)
 
 
-def _need_identified(s: CustomerState, e: Event) -> None:
-    if _newer(s.need_key, e.key):
+def _need_identified(s: CustomerState, e: Event, key: Key) -> None:
+    if _newer(s.need_key, key):
         p = e.payload
-        s.need_key = e.key
+        s.need_key = key
         s.clear_need = p["clear_need"]
         value = p.get("expected_value")
         s.need_value = None if value is None else float(value)
         s.need_due = p.get("due_date")
 
 
-def _quote_sent(s: CustomerState, e: Event) -> None:
+def _quote_sent(s: CustomerState, e: Event, key: Key) -> None:
     amount = float(e.payload["amount"])
     s.quotes += 1
     s.quoted_sum = exact_add(s.quoted_sum, amount)
-    if _newer(s.quote_key, e.key):
-        s.quote_key = e.key
+    if _newer(s.quote_key, key):
+        s.quote_key = key
         s.quote_amount = amount
 
 
-def _order_won(s: CustomerState, e: Event) -> None:
+def _order_won(s: CustomerState, e: Event, key: Key) -> None:
     amount = float(e.payload["amount"])
     s.orders += 1
     s.order_sum = exact_add(s.order_sum, amount)
     s.first_order_ts = _min(s.first_order_ts, e.ts)
-    if _newer(s.order_key, e.key):
-        s.order_key = e.key
+    if _newer(s.order_key, key):
+        s.order_key = key
         s.last_order_amount = amount
 
 
-def _order_lost(s: CustomerState, e: Event) -> None:
+def _order_lost(s: CustomerState, e: Event, key: Key) -> None:
     s.losses += 1
-    if _newer(s.loss_key, e.key):
-        s.loss_key = e.key
-        s.loss_reason = e.payload["reason"]
+    if _newer(s.loss_key, key):
+        s.loss_key = key
+        s.loss_reason = sys.intern(e.payload["reason"])
 
 
-def _importance_set(s: CustomerState, e: Event) -> None:
+def _importance_set(s: CustomerState, e: Event, key: Key) -> None:
     p = e.payload
     change = (e.ts, e.event_id, bool(p["never_suspend"]))
     s.never_suspend_changes = tuple(sorted((*s.never_suspend_changes, change)))
-    if _newer(s.tier_key, e.key):
-        s.tier_key = e.key
-        s.tier = p["tier"]
+    if _newer(s.tier_key, key):
+        s.tier_key = key
+        s.tier = sys.intern(p["tier"])
         s.never_suspend = bool(p["never_suspend"])
 
 
-def _customer_suspended(s: CustomerState, e: Event) -> None:
-    entry = Suspension(e.ts, e.event_id, e.payload["reason"], e.rep_id)
+def _customer_suspended(s: CustomerState, e: Event, key: Key) -> None:
+    entry = Suspension(e.ts, e.event_id, sys.intern(e.payload["reason"]), _intern(e.rep_id))
     s.suspensions = tuple(sorted((*s.suspensions, entry), key=lambda x: (x.ts, x.event_id)))
-    _set_owner(s, e, None, "suspended")
+    _set_owner(s, key, None, "suspended")
 
 
-def _customer_assigned(s: CustomerState, e: Event) -> None:
+def _customer_assigned(s: CustomerState, e: Event, key: Key) -> None:
     s.assignments += 1
-    _set_owner(s, e, e.rep_id, "assigned")
+    _set_owner(s, key, _intern(e.rep_id), "assigned")
 
 
-def _complaint_received(s: CustomerState, e: Event) -> None:
+def _complaint_received(s: CustomerState, e: Event, key: Key) -> None:
     if e.payload["severity"] == "major":
         s.complaints_major += 1
     else:
@@ -226,7 +250,7 @@ def _complaint_received(s: CustomerState, e: Event) -> None:
     s.last_complaint_ts = _max(s.last_complaint_ts, e.ts)
 
 
-_CUSTOMER_HANDLERS: Final[dict[str, Callable[[CustomerState, Event], None]]] = {
+_CUSTOMER_HANDLERS: Final[dict[str, Callable[[CustomerState, Event, Key], None]]] = {
     "lead_created": _lead_created,
     "contact_made": _contact_made,
     "portrait_updated": _portrait_updated,
@@ -253,73 +277,69 @@ def apply_rep(state: RepState | None, event: Event) -> RepState:
     """Fold one event into the state of `event.rep_id`; pure, like `apply`."""
     if event.rep_id is None:
         raise ValueError(f"event {event.event_id} names no rep")
-    seen = SortedInts.insert(state.seen if state else b"", event_hash(event.event_id), False)
-    if seen is None:
+    new = RepState(event.rep_id) if state is None else state.copy()
+    if not apply_rep_in_place(new, event):
         assert state is not None
         return state
-    new = RepState(event.rep_id) if state is None else state.copy()
-    _fold_rep(new, event, seen)
     return new
 
 
 def apply_rep_in_place(state: RepState, event: Event) -> bool:
-    seen = SortedInts.insert(state.seen, event_hash(event.event_id), signed=False)
-    if seen is None:
-        return False
-    _fold_rep(state, event, seen)
-    return True
-
-
-def _fold_rep(state: RepState, event: Event, seen: bytes) -> None:
-    first = not state.seen
-    state.seen = seen
+    """Fold `event` into `state`. Fields are replaced, never mutated, so a copy made
+    before the call is unaffected. Return False for a duplicate."""
+    digest = event_digest(event.event_id)
     ts = event.ts
-    if first:
+    if event.type in REP_EVENT_TYPES:
+        seen = IdSet.add(state.profile_seen, digest)
+        if seen is None:
+            return False
+        state.profile_seen = seen
+        _rep_profile(state, event)
+    else:
+        index = ts // WEEK_US
+        week = state.weeks.get(index, EMPTY_WEEK)
+        seen = IdSet.add(week[0], digest)
+        if seen is None:
+            return False
+        state.weeks = {**state.weeks, index: _rep_week(week, seen, event)}
+    if state.first_ts == state.last_ts == 0:
         state.first_ts = state.last_ts = ts
     else:
         state.first_ts = min(state.first_ts, ts)
         state.last_ts = max(state.last_ts, ts)
-    kind = event.type
-    p = event.payload
-    bucket = (0, 0, 0, 0)
-    if kind == "rep_joined":
-        if _newer(state.joined_key, event.key):
-            state.joined_key = event.key
-            state.role = p["role"]
-            state.team = p.get("team")
+    return True
+
+
+def _rep_profile(state: RepState, event: Event) -> None:
+    key = make_key(event.ts, event.event_id)
+    if event.type == "rep_joined":
+        if _newer(state.joined_key, key):
+            p = event.payload
+            state.joined_key = key
+            state.role = sys.intern(p["role"])
+            state.team = _intern(p.get("team"))
             state.name = p.get("name")
-    elif kind == "rep_left":
-        if _newer(state.left_key, event.key):
-            state.left_key = event.key
-    elif kind == "contact_made":
-        state.contacts += 1
-        if p["effective"]:
-            state.effective += 1
-            bucket = (1, 0, 0, 0)
+    elif _newer(state.left_key, key):
+        state.left_key = key
+
+
+def _rep_week(week: RepWeek, seen: bytes, event: Event) -> RepWeek:
+    _, effective, contacts, leads, quotes, deals, total, losses, suspended, complaints = week
+    kind = event.type
+    if kind == "contact_made":
+        contacts += 1
+        effective += 1 if event.payload["effective"] else 0
     elif kind in ("lead_created", "customer_assigned"):
-        state.leads += 1
-        bucket = (0, 1, 0, 0)
+        leads += 1
     elif kind == "quote_sent":
-        state.quotes += 1
-        bucket = (0, 0, 1, 0)
+        quotes += 1
     elif kind == "order_won":
-        state.deals += 1
-        state.deal_sum = exact_add(state.deal_sum, float(p["amount"]))
-        bucket = (0, 0, 0, 1)
+        deals += 1
+        total = exact_add(total, float(event.payload["amount"]))
     elif kind == "order_lost":
-        state.losses += 1
+        losses += 1
     elif kind == "customer_suspended":
-        state.suspensions += 1
+        suspended += 1
     elif kind == "complaint_received":
-        state.complaints += 1
-    if any(bucket):
-        _add_to_week(state, ts // WEEK_US, bucket)
-
-
-def _add_to_week(state: RepState, week: int, counts: tuple[int, int, int, int]) -> None:
-    weeks = {w: (a, b, c, d) for w, a, b, c, d in state.weeks}
-    old = weeks.get(week, (0, 0, 0, 0))
-    weeks[week] = (old[0] + counts[0], old[1] + counts[1], old[2] + counts[2], old[3] + counts[3])
-    # Keeping the newest N weeks of a set of weeks is order-independent.
-    kept = sorted(weeks.items())[-MAX_REP_WEEKS:]
-    state.weeks = tuple((w, *v) for w, v in kept)
+        complaints += 1
+    return (seen, effective, contacts, leads, quotes, deals, total, losses, suspended, complaints)

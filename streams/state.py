@@ -21,15 +21,33 @@ from typing import Any, Final
 
 from streams.contract import CHANNELS, SECTIONS
 
-Key = tuple[int, str]
+# A last-writer-wins key: occurred_at as 8 big-endian bytes, then the event_id. Bytes
+# compare in the contract's order (time, then event_id) and cost one object instead of
+# three (a tuple, an int, a str), which matters at a million customers.
+Key = bytes
+
+
+def make_key(ts: int, event_id: str) -> Key:
+    return ts.to_bytes(8, "big") + event_id.encode()
+
+
+def key_ts(key: Key) -> int:
+    return int.from_bytes(key[:8], "big")
+
+
+def key_event_id(key: Key) -> str:
+    return key[8:].decode()
+
 
 # Effective contact times kept per customer. Enough for every cadence window the product
 # uses (the last 90 days at any sane cadence, the twelve-contact rule); older ones are
 # only counted. Keeping the newest N of a multiset is itself order-independent.
 MAX_CONTACT_TIMES: Final = 64
-# Weekly activity buckets kept per rep (two years).
-MAX_REP_WEEKS: Final = 104
 TWELVE: Final = 12
+# The oldest effective contact times are kept too, this many: enough to tell exactly, for
+# any time, whether fewer than twelve effective contacts came before it (and how many),
+# however many came after. Keeping the oldest N of a multiset is order-independent.
+EARLY_CONTACT_TIMES: Final = TWELVE
 DAY_US: Final = 86_400_000_000
 WEEK_US: Final = 7 * DAY_US
 
@@ -87,7 +105,8 @@ def exact_value(total: tuple[float, ...]) -> float:
 
 
 class SortedInts:
-    """Helpers for a sorted set of 64-bit integers packed in `bytes` (8 bytes each).
+    """Helpers for a sorted set (`insert`) or multiset (`add`) of 64-bit integers packed in
+    `bytes` (8 bytes each).
 
     Immutable bytes share safely between state versions and cost 8 bytes an entry,
     against ~40 for a tuple of Python ints: the difference decides whether a million
@@ -121,6 +140,29 @@ class SortedInts:
         return SortedInts.view(packed, signed).tolist()
 
 
+class IdSet:
+    """A set of 8-byte event-id digests packed in `bytes`, in arrival order.
+
+    Arrival order keeps insertion to one C-level concatenation and membership to a
+    C-level `find`; the canonical (sorted) form is produced only for comparison and
+    serialisation, so two states built from different orders still compare equal.
+    """
+
+    @staticmethod
+    def add(packed: bytes, digest: bytes) -> bytes | None:
+        """`packed` with `digest` added, or None if it is already there."""
+        start = packed.find(digest)
+        while start != -1:
+            if start % 8 == 0:
+                return None
+            start = packed.find(digest, start + 1)
+        return packed + digest
+
+    @staticmethod
+    def canonical(packed: bytes) -> bytes:
+        return b"".join(sorted(packed[i : i + 8] for i in range(0, len(packed), 8)))
+
+
 @dataclass(frozen=True, slots=True)
 class Suspension:
     ts: int
@@ -143,6 +185,7 @@ class CustomerState:
         "contacts",
         "created_ts",
         "customer_id",
+        "early_contact_times",
         "effective",
         "events",
         "first_contact_ts",
@@ -207,6 +250,7 @@ class CustomerState:
     effective: int
     by_channel: tuple[int, ...]
     contact_times: bytes
+    early_contact_times: bytes
     first_contact_ts: int | None
     last_contact_ts: int | None
     contact_reps: tuple[tuple[str, int], ...]
@@ -258,6 +302,7 @@ class CustomerState:
         self.effective = 0
         self.by_channel = (0,) * (2 * len(CHANNELS))
         self.contact_times = b""
+        self.early_contact_times = b""
         self.first_contact_ts = None
         self.last_contact_ts = None
         self.contact_reps = ()
@@ -295,37 +340,21 @@ class CustomerState:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form (for the Faust table and for comparing states)."""
-        out: dict[str, Any] = {}
-        for name in CustomerState.__slots__:
-            value = getattr(self, name)
-            if isinstance(value, bytes):
-                value = base64.b64encode(value).decode()
-            elif name == "suspensions":
-                value = [[s.ts, s.event_id, s.reason, s.rep_id] for s in value]
-            elif isinstance(value, tuple):
-                value = [list(v) if isinstance(v, tuple) else v for v in value]
-            out[name] = value
-        return out
+        """A canonical JSON-ready form: equal states give equal dicts, whatever order
+        their events came in (the Faust table's value; how states are compared)."""
+        return {name: _encode(name, getattr(self, name)) for name in CustomerState.__slots__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerState:
         new = cls.__new__(cls)
         for name in cls.__slots__:
-            value = data[name]
-            if name in ("seen", "contact_times"):
-                value = base64.b64decode(value)
-            elif name == "suspensions":
-                value = tuple(Suspension(*s) for s in value)
-            elif isinstance(value, list):
-                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-            object.__setattr__(new, name, value)
+            object.__setattr__(new, name, _decode(name, data[name]))
         return new
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CustomerState):
             return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in CustomerState.__slots__)
+        return self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -364,26 +393,26 @@ class CustomerState:
 
     @property
     def last_order_ts(self) -> int | None:
-        return self.order_key[0] if self.order_key else None
+        return key_ts(self.order_key) if self.order_key else None
 
     @property
     def need_ts(self) -> int | None:
-        return self.need_key[0] if self.need_key else None
+        return key_ts(self.need_key) if self.need_key else None
 
     @property
     def last_quote_ts(self) -> int | None:
-        return self.quote_key[0] if self.quote_key else None
+        return key_ts(self.quote_key) if self.quote_key else None
 
     @property
     def last_loss_ts(self) -> int | None:
-        return self.loss_key[0] if self.loss_key else None
+        return key_ts(self.loss_key) if self.loss_key else None
 
     @property
     def quote_open(self) -> bool:
         """A quote is waiting for an answer: no order or loss came after the last one."""
         if self.quote_key is None:
             return False
-        answered = max(self.order_key or (0, ""), self.loss_key or (0, ""))
+        answered = max(self.order_key or b"", self.loss_key or b"")
         return self.quote_key > answered
 
     def effective_times(self) -> list[int]:
@@ -393,9 +422,13 @@ class CustomerState:
     def effective_before(self, ts: int) -> int:
         """Effective contacts strictly before `ts`.
 
-        Exact while fewer than MAX_CONTACT_TIMES effective contacts fall at or after `ts`,
-        since all of those are among the newest kept.
+        Always exact below TWELVE (from the oldest times kept), so the twelve-contact
+        rule is judged exactly. Above, exact while fewer than MAX_CONTACT_TIMES effective
+        contacts fall at or after `ts`, since all of those are among the newest kept.
         """
+        early = bisect_left(SortedInts.view(self.early_contact_times, signed=True), ts)
+        if early < EARLY_CONTACT_TIMES:
+            return early
         view = SortedInts.view(self.contact_times, signed=True)
         after = len(view) - bisect_left(view, ts)
         return self.effective - after
@@ -441,33 +474,42 @@ class CustomerState:
         return None
 
 
+# A rep's activity in one week: (seen event-id digests, effective contacts, contacts,
+# leads, quotes, deals, deal amount as an exact sum, losses, suspensions, complaints).
+# Keeping the seen digests per week keeps each update small (a rep logs thousands of
+# events a year) and still recognises a duplicate: a re-sent event falls in its week.
+RepWeek = tuple[bytes, int, int, int, int, int, tuple[float, ...], int, int, int]
+EMPTY_WEEK: Final[RepWeek] = (b"", 0, 0, 0, 0, 0, (), 0, 0, 0)
+_WEEK_FIELD: Final = {
+    "effective": 1,
+    "contacts": 2,
+    "leads": 3,
+    "quotes": 4,
+    "deals": 5,
+    "losses": 7,
+    "suspensions": 8,
+    "complaints": 9,
+}
+
+
 class RepState:
     """A rep's tenure, team and activity, folded from the events they did or own."""
 
     __slots__ = (
-        "complaints",
-        "contacts",
-        "deal_sum",
-        "deals",
-        "effective",
         "first_ts",
         "joined_key",
         "last_ts",
-        "leads",
         "left_key",
-        "losses",
         "name",
-        "quotes",
+        "profile_seen",
         "rep_id",
         "role",
-        "seen",
-        "suspensions",
         "team",
         "weeks",
     )
 
     rep_id: str
-    seen: bytes
+    profile_seen: bytes  # digests of the rep's own rep_joined / rep_left events
     joined_key: Key | None
     left_key: Key | None
     role: str
@@ -475,21 +517,11 @@ class RepState:
     name: str | None
     first_ts: int
     last_ts: int
-    contacts: int
-    effective: int
-    leads: int
-    quotes: int
-    deals: int
-    deal_sum: tuple[float, ...]
-    losses: int
-    suspensions: int
-    complaints: int
-    # week index (ts // WEEK_US) -> (effective contacts, leads, quotes, deals)
-    weeks: tuple[tuple[int, int, int, int, int], ...]
+    weeks: dict[int, RepWeek]  # week index (ts // WEEK_US) -> activity; replaced, not mutated
 
     def __init__(self, rep_id: str) -> None:
         self.rep_id = rep_id
-        self.seen = b""
+        self.profile_seen = b""
         self.joined_key = None
         self.left_key = None
         self.role = "rep"
@@ -497,16 +529,7 @@ class RepState:
         self.name = None
         self.first_ts = 0
         self.last_ts = 0
-        self.contacts = 0
-        self.effective = 0
-        self.leads = 0
-        self.quotes = 0
-        self.deals = 0
-        self.deal_sum = ()
-        self.losses = 0
-        self.suspensions = 0
-        self.complaints = 0
-        self.weeks = ()
+        self.weeks = {}
 
     def copy(self) -> RepState:
         new = RepState.__new__(RepState)
@@ -515,37 +538,80 @@ class RepState:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in RepState.__slots__:
-            value = getattr(self, name)
-            if isinstance(value, bytes):
-                value = base64.b64encode(value).decode()
-            elif isinstance(value, tuple):
-                value = [list(v) if isinstance(v, tuple) else v for v in value]
-            out[name] = value
+        out = {name: _encode(name, getattr(self, name)) for name in RepState.__slots__}
+        out["weeks"] = [
+            [week, _b64(IdSet.canonical(w[0])), *w[1:6], list(w[6]), *w[7:]]
+            for week, w in sorted(self.weeks.items())
+        ]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RepState:
         new = cls.__new__(cls)
         for name in cls.__slots__:
-            value = data[name]
-            if name == "seen":
-                value = base64.b64decode(value)
-            elif isinstance(value, list):
-                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-            object.__setattr__(new, name, value)
+            if name != "weeks":
+                object.__setattr__(new, name, _decode(name, data[name]))
+        weeks: dict[int, RepWeek] = {}
+        for week, seen, e, c, le, q, d, total, lo, su, co in data["weeks"]:
+            weeks[week] = (base64.b64decode(seen), e, c, le, q, d, tuple(total), lo, su, co)
+        object.__setattr__(new, "weeks", weeks)
         return new
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RepState):
             return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in RepState.__slots__)
+        return self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"RepState({self.rep_id!r}, active={self.active}, team={self.team!r})"
+
+    def _total(self, field: str) -> int:
+        i = _WEEK_FIELD[field]
+        total = 0
+        for w in self.weeks.values():
+            value = w[i]
+            assert isinstance(value, int)
+            total += value
+        return total
+
+    @property
+    def effective(self) -> int:
+        return self._total("effective")
+
+    @property
+    def contacts(self) -> int:
+        return self._total("contacts")
+
+    @property
+    def leads(self) -> int:
+        return self._total("leads")
+
+    @property
+    def quotes(self) -> int:
+        return self._total("quotes")
+
+    @property
+    def deals(self) -> int:
+        return self._total("deals")
+
+    @property
+    def losses(self) -> int:
+        return self._total("losses")
+
+    @property
+    def suspensions(self) -> int:
+        return self._total("suspensions")
+
+    @property
+    def complaints(self) -> int:
+        return self._total("complaints")
+
+    @property
+    def deal_value(self) -> float:
+        """The total amount of the rep's deals (the exact sum, rounded once)."""
+        return math.fsum(x for w in self.weeks.values() for x in w[6])
 
     @property
     def active(self) -> bool:
@@ -555,18 +621,13 @@ class RepState:
         return self.left_key is None or self.left_key < self.joined_key
 
     @property
-    def deal_value(self) -> float:
-        """The total amount of the rep's deals (the exact sum, rounded once)."""
-        return exact_value(self.deal_sum)
-
-    @property
     def joined_ts(self) -> int:
         """Tenure counts from `rep_joined`; without one, from the rep's first event."""
-        return self.joined_key[0] if self.joined_key else self.first_ts
+        return key_ts(self.joined_key) if self.joined_key else self.first_ts
 
     @property
     def left_ts(self) -> int | None:
-        return None if self.active or self.left_key is None else self.left_key[0]
+        return None if self.active or self.left_key is None else key_ts(self.left_key)
 
     def tenure_days(self, as_of: int) -> float:
         return max(0.0, (as_of - self.joined_ts) / DAY_US)
@@ -575,9 +636,57 @@ class RepState:
         """(effective contacts, leads, quotes, deals) in the `weeks` weeks up to as_of."""
         last = as_of // WEEK_US
         first = last - weeks + 1
-        totals = [0, 0, 0, 0]
-        for week, *counts in self.weeks:
+        effective = leads = quotes = deals = 0
+        for week, w in self.weeks.items():
             if first <= week <= last:
-                for i, c in enumerate(counts):
-                    totals[i] += c
-        return (totals[0], totals[1], totals[2], totals[3])
+                effective += w[1]
+                leads += w[3]
+                quotes += w[4]
+                deals += w[5]
+        return (effective, leads, quotes, deals)
+
+
+# ---------------------------------------------------------------- JSON form
+
+_SET_FIELDS: Final = frozenset({"seen", "profile_seen"})
+_BYTES_FIELDS: Final = frozenset(
+    {
+        "contact_times",
+        "early_contact_times",
+        "lead_key",
+        "owner_key",
+        "tier_key",
+        "need_key",
+        "quote_key",
+        "loss_key",
+        "order_key",
+        "joined_key",
+        "left_key",
+    }
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name in _SET_FIELDS:
+        return _b64(IdSet.canonical(value))
+    if name in _BYTES_FIELDS:
+        return None if value is None else _b64(value)
+    if name == "suspensions":
+        return [[s.ts, s.event_id, s.reason, s.rep_id] for s in value]
+    if isinstance(value, tuple):
+        return [list(v) if isinstance(v, tuple) else v for v in value]
+    return value
+
+
+def _decode(name: str, value: Any) -> Any:
+    if name in _SET_FIELDS or (name in _BYTES_FIELDS and value is not None):
+        return base64.b64decode(value)
+    if name == "suspensions":
+        return tuple(Suspension(*s) for s in value)
+    if isinstance(value, list):
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    return value
