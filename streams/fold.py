@@ -164,7 +164,12 @@ def _add_contact_time(s: CustomerState, ts: int) -> None:
 
 
 def _add_early_contact_time(s: CustomerState, ts: int) -> None:
-    times = SortedInts.add(s.early_contact_times, ts, signed=True)
+    packed = s.early_contact_times
+    if len(packed) == 8 * EARLY_CONTACT_TIMES and ts >= int.from_bytes(
+        packed[-8:], "little", signed=True
+    ):
+        return  # the usual case: later than the oldest twelve, nothing to keep
+    times = SortedInts.add(packed, ts, signed=True)
     if len(times) > 8 * EARLY_CONTACT_TIMES:
         times = times[:-8]
     s.early_contact_times = times
@@ -172,6 +177,11 @@ def _add_early_contact_time(s: CustomerState, ts: int) -> None:
 
 def _note_contact_rep(s: CustomerState, rep_id: str | None, ts: int) -> None:
     if rep_id is None:
+        return
+    if len(s.contact_reps) == 1 and s.contact_reps[0][0] == rep_id:
+        # The usual case: one rep follows the customer.
+        if ts > s.contact_reps[0][1]:
+            s.contact_reps = ((s.contact_reps[0][0], ts),)
         return
     reps = dict(s.contact_reps)
     if ts > reps.get(rep_id, -(2**63)):
@@ -278,6 +288,7 @@ def apply_rep(state: RepState | None, event: Event) -> RepState:
     if event.rep_id is None:
         raise ValueError(f"event {event.event_id} names no rep")
     new = RepState(event.rep_id) if state is None else state.copy()
+    new.weeks = dict(new.weeks)  # the in-place fold mutates this dict: copy it first
     if not apply_rep_in_place(new, event):
         assert state is not None
         return state
@@ -285,8 +296,7 @@ def apply_rep(state: RepState | None, event: Event) -> RepState:
 
 
 def apply_rep_in_place(state: RepState, event: Event) -> bool:
-    """Fold `event` into `state`. Fields are replaced, never mutated, so a copy made
-    before the call is unaffected. Return False for a duplicate."""
+    """Fold `event` into `state`, mutating it. Return False for a duplicate."""
     digest = event_digest(event.event_id)
     ts = event.ts
     if event.type in REP_EVENT_TYPES:
@@ -301,7 +311,7 @@ def apply_rep_in_place(state: RepState, event: Event) -> bool:
         seen = IdSet.add(week[0], digest)
         if seen is None:
             return False
-        state.weeks = {**state.weeks, index: _rep_week(week, seen, event)}
+        state.weeks[index] = _rep_week(week, seen, event)
     if state.first_ts == state.last_ts == 0:
         state.first_ts = state.last_ts = ts
     else:

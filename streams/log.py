@@ -35,12 +35,18 @@ def read_lines(paths: Iterable[Path], progress: bool = False) -> Iterator[Line]:
     )
     try:
         for path in paths:
+            source = str(path)
+            done = 0
             with path.open("rb") as handle:
                 for number, raw in enumerate(handle, start=1):
-                    bar.update(len(raw))
+                    done += len(raw)
+                    if number % 4096 == 0:  # a per-line update would cost more than the line
+                        bar.update(done)
+                        done = 0
                     raw = raw.rstrip(b"\r\n")
                     if raw.strip():
-                        yield Line(str(path), number, raw)
+                        yield Line(source, number, raw)
+            bar.update(done)
     finally:
         bar.close()
 

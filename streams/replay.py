@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.contract import Event
-from streams.deadletter import DeadLetterFile, Rejection
+from streams.contract import Event, InvalidEvent, parse
+from streams.deadletter import DeadLetterFile, Rejection, reject
 from streams.fold import apply_in_place, apply_rep_in_place, touches_customer
-from streams.log import decode, read_lines
+from streams.log import read_lines
 from streams.state import CustomerState, RepState
 
 
@@ -120,11 +120,15 @@ def replay_files(
 ) -> Snapshot:
     """Fold log files. Bad lines go to the dead-letter file (if given) and are counted."""
     replayer = Replayer(as_of)
+    feed = replayer.feed
     with DeadLetterFile(dead_letters) as dlq:
-        for item in decode(read_lines(paths, progress)):
-            if isinstance(item, Event):
-                replayer.feed(item)
-            else:
-                replayer.reject(item)
-                dlq.write(item)
+        for line in read_lines(paths, progress):
+            try:
+                event = parse(line.raw)
+            except InvalidEvent as exc:
+                rejection = reject(line.source, line.number, line.raw, str(exc))
+                replayer.reject(rejection)
+                dlq.write(rejection)
+                continue
+            feed(event)
     return replayer.snapshot()

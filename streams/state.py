@@ -517,7 +517,7 @@ class RepState:
     name: str | None
     first_ts: int
     last_ts: int
-    weeks: dict[int, RepWeek]  # week index (ts // WEEK_US) -> activity; replaced, not mutated
+    weeks: dict[int, RepWeek]  # week index (ts // WEEK_US) -> activity
 
     def __init__(self, rep_id: str) -> None:
         self.rep_id = rep_id
@@ -532,6 +532,7 @@ class RepState:
         self.weeks = {}
 
     def copy(self) -> RepState:
+        """A shallow copy: `weeks` is shared (`apply_rep` copies it before folding)."""
         new = RepState.__new__(RepState)
         for name in RepState.__slots__:
             object.__setattr__(new, name, getattr(self, name))
