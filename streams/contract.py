@@ -256,9 +256,14 @@ def _lead_created(p: dict[str, Any]) -> None:
 
 
 def _contact_made(p: dict[str, Any]) -> None:
-    _enum(p, "channel", CHANNELS, required=True)
-    _boolean(p, "effective", required=False, default=True)
-    _optional_string(p, "note", 2000)
+    channel = p.get("channel")
+    if type(channel) is not str or channel not in _CHANNEL_SET:  # fast path: see validate
+        _enum(p, "channel", CHANNELS, required=True)
+    effective = p.get("effective")
+    if effective is None or type(effective) is not bool:
+        _boolean(p, "effective", required=False, default=True)
+    if "note" in p:
+        _optional_string(p, "note", 2000)
 
 
 def _portrait_updated(p: dict[str, Any]) -> None:
@@ -335,6 +340,7 @@ _PAYLOAD_CHECKS: Final[dict[str, Callable[[dict[str, Any]], None]]] = {
     "customer_assigned": _customer_assigned,
     "complaint_received": _complaint_received,
 }
+_CHANNEL_SET: Final = frozenset(CHANNELS)
 # Types whose rep_id must be a string (the schema's per-type `required`).
 _REP_REQUIRED: Final = frozenset({"rep_joined", "rep_left", "contact_made", "customer_assigned"})
 
@@ -343,10 +349,17 @@ _REP_REQUIRED: Final = frozenset({"rep_joined", "rep_left", "contact_made", "cus
 
 
 def validate(obj: object) -> Event:
-    """Validate a decoded JSON value against the contract and return the `Event`."""
+    """Validate a decoded JSON value against the contract and return the `Event`.
+
+    Each check first tries a cheap test that accepts the common, valid case and only on
+    failure runs the full check, which raises the precise reason (or accepts an unusual
+    but valid value, such as a str subclass): a million events a minute pass through here.
+    """
     if not isinstance(obj, dict):
         raise InvalidEvent("event: must be a JSON object")
-    event_id = _string(obj, "event_id", "", 1, 128)
+    event_id = obj.get("event_id")
+    if type(event_id) is not str or not 0 < len(event_id) <= 128:
+        event_id = _string(obj, "event_id", "", 1, 128)
     kind = obj.get("type")
     # The str test first: a list or object `type` is unhashable, so `in` would raise.
     if not isinstance(kind, str) or kind not in _PAYLOAD_CHECKS:
@@ -356,24 +369,34 @@ def validate(obj: object) -> Event:
     if "occurred_at" not in obj:
         raise InvalidEvent("occurred_at: missing")
     occurred_at, ts = parse_time(obj["occurred_at"])
-    customer_id: str | None = None
+    customer_id = obj.get("customer_id")
     # Optional on rep events, but the schema's rule for it holds wherever it appears.
-    if kind not in REP_EVENT_TYPES or "customer_id" in obj:
-        customer_id = _string(obj, "customer_id", "", 1, 64)
+    if type(customer_id) is not str or not 0 < len(customer_id) <= 64:
+        if kind not in REP_EVENT_TYPES or "customer_id" in obj:
+            customer_id = _string(obj, "customer_id", "", 1, 64)
+        else:
+            customer_id = None
     rep_id = obj.get("rep_id")
-    if rep_id is not None or kind in _REP_REQUIRED:
+    needs_rep = rep_id is not None or kind in _REP_REQUIRED
+    if needs_rep and (type(rep_id) is not str or not 0 < len(rep_id) <= 64):
         rep_id = _string(obj, "rep_id", "", 1, 64)
     version = obj.get("schema_version", 1)
-    if isinstance(version, float) and version.is_integer():
-        version = int(version)  # JSON Schema: 1.0 is an integer
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidEvent("schema_version: must be an integer of at least 1")
+    if version != 1 or type(version) is not int:
+        version = _schema_version(version)
     payload = obj.get("payload")
     if not isinstance(payload, dict):
         raise InvalidEvent("payload: missing" if "payload" not in obj else "payload: not an object")
     payload = dict(payload)
     _PAYLOAD_CHECKS[kind](payload)
     return Event(event_id, kind, occurred_at, ts, customer_id, rep_id, payload, version)
+
+
+def _schema_version(version: object) -> int:
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # JSON Schema: 1.0 is an integer
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidEvent("schema_version: must be an integer of at least 1")
+    return version
 
 
 def parse(raw: bytes | str) -> Event:

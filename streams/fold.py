@@ -87,9 +87,11 @@ def apply(state: CustomerState | None, event: Event) -> CustomerState:
     return new
 
 
-def apply_in_place(state: CustomerState, event: Event) -> bool:
-    """Fold `event` into `state`, mutating it. Return False for a duplicate."""
-    seen = IdSet.add(state.seen, event_digest(event.event_id))
+def apply_in_place(state: CustomerState, event: Event, digest: bytes | None = None) -> bool:
+    """Fold `event` into `state`, mutating it. Return False for a duplicate.
+
+    `digest` is `event_digest(event.event_id)` when the caller has it already."""
+    seen = IdSet.add(state.seen, digest or event_digest(event.event_id))
     if seen is None:
         return False
     _fold_customer(state, event, seen)
@@ -107,7 +109,7 @@ def _fold_customer(state: CustomerState, event: Event, seen: bytes) -> None:
         state.last_ts = max(state.last_ts, ts)
     handler = _CUSTOMER_HANDLERS.get(event.type)
     if handler is not None:
-        handler(state, event, make_key(ts, event.event_id))
+        handler(state, event)
 
 
 def _set_owner(s: CustomerState, key: Key, owner: str | None, via: str) -> None:
@@ -117,7 +119,8 @@ def _set_owner(s: CustomerState, key: Key, owner: str | None, via: str) -> None:
         s.owner_via = via
 
 
-def _lead_created(s: CustomerState, e: Event, key: Key) -> None:
+def _lead_created(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     p = e.payload
     s.created_ts = _min(s.created_ts, e.ts)
     if _newer(s.lead_key, key):
@@ -130,7 +133,7 @@ def _lead_created(s: CustomerState, e: Event, key: Key) -> None:
     _set_owner(s, key, _intern(e.rep_id), "lead")
 
 
-def _contact_made(s: CustomerState, e: Event, key: Key) -> None:
+def _contact_made(s: CustomerState, e: Event) -> None:
     p = e.payload
     ts = e.ts
     s.contacts += 1
@@ -189,13 +192,14 @@ def _note_contact_rep(s: CustomerState, rep_id: str | None, ts: int) -> None:
         s.contact_reps = tuple(sorted(reps.items()))
 
 
-def _portrait_updated(s: CustomerState, e: Event, key: Key) -> None:
+def _portrait_updated(s: CustomerState, e: Event) -> None:
     s.sections |= _SECTION_BIT[e.payload["section"]]
     s.portrait_updates += 1
     s.portrait_last_ts = _max(s.portrait_last_ts, e.ts)
 
 
-def _need_identified(s: CustomerState, e: Event, key: Key) -> None:
+def _need_identified(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     if _newer(s.need_key, key):
         p = e.payload
         s.need_key = key
@@ -205,7 +209,8 @@ def _need_identified(s: CustomerState, e: Event, key: Key) -> None:
         s.need_due = p.get("due_date")
 
 
-def _quote_sent(s: CustomerState, e: Event, key: Key) -> None:
+def _quote_sent(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     amount = float(e.payload["amount"])
     s.quotes += 1
     s.quoted_sum = exact_add(s.quoted_sum, amount)
@@ -214,7 +219,8 @@ def _quote_sent(s: CustomerState, e: Event, key: Key) -> None:
         s.quote_amount = amount
 
 
-def _order_won(s: CustomerState, e: Event, key: Key) -> None:
+def _order_won(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     amount = float(e.payload["amount"])
     s.orders += 1
     s.order_sum = exact_add(s.order_sum, amount)
@@ -224,14 +230,16 @@ def _order_won(s: CustomerState, e: Event, key: Key) -> None:
         s.last_order_amount = amount
 
 
-def _order_lost(s: CustomerState, e: Event, key: Key) -> None:
+def _order_lost(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     s.losses += 1
     if _newer(s.loss_key, key):
         s.loss_key = key
         s.loss_reason = sys.intern(e.payload["reason"])
 
 
-def _importance_set(s: CustomerState, e: Event, key: Key) -> None:
+def _importance_set(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     p = e.payload
     change = (e.ts, e.event_id, bool(p["never_suspend"]))
     s.never_suspend_changes = tuple(sorted((*s.never_suspend_changes, change)))
@@ -241,18 +249,20 @@ def _importance_set(s: CustomerState, e: Event, key: Key) -> None:
         s.never_suspend = bool(p["never_suspend"])
 
 
-def _customer_suspended(s: CustomerState, e: Event, key: Key) -> None:
+def _customer_suspended(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     entry = Suspension(e.ts, e.event_id, sys.intern(e.payload["reason"]), _intern(e.rep_id))
     s.suspensions = tuple(sorted((*s.suspensions, entry), key=lambda x: (x.ts, x.event_id)))
     _set_owner(s, key, None, "suspended")
 
 
-def _customer_assigned(s: CustomerState, e: Event, key: Key) -> None:
+def _customer_assigned(s: CustomerState, e: Event) -> None:
+    key = make_key(e.ts, e.event_id)
     s.assignments += 1
     _set_owner(s, key, _intern(e.rep_id), "assigned")
 
 
-def _complaint_received(s: CustomerState, e: Event, key: Key) -> None:
+def _complaint_received(s: CustomerState, e: Event) -> None:
     if e.payload["severity"] == "major":
         s.complaints_major += 1
     else:
@@ -260,7 +270,7 @@ def _complaint_received(s: CustomerState, e: Event, key: Key) -> None:
     s.last_complaint_ts = _max(s.last_complaint_ts, e.ts)
 
 
-_CUSTOMER_HANDLERS: Final[dict[str, Callable[[CustomerState, Event, Key], None]]] = {
+_CUSTOMER_HANDLERS: Final[dict[str, Callable[[CustomerState, Event], None]]] = {
     "lead_created": _lead_created,
     "contact_made": _contact_made,
     "portrait_updated": _portrait_updated,
@@ -295,9 +305,9 @@ def apply_rep(state: RepState | None, event: Event) -> RepState:
     return new
 
 
-def apply_rep_in_place(state: RepState, event: Event) -> bool:
+def apply_rep_in_place(state: RepState, event: Event, digest: bytes | None = None) -> bool:
     """Fold `event` into `state`, mutating it. Return False for a duplicate."""
-    digest = event_digest(event.event_id)
+    digest = digest or event_digest(event.event_id)
     ts = event.ts
     if event.type in REP_EVENT_TYPES:
         seen = IdSet.add(state.profile_seen, digest)

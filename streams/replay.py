@@ -14,7 +14,7 @@ from typing import Any
 
 from streams.contract import Event, InvalidEvent, parse
 from streams.deadletter import DeadLetterFile, Rejection, reject
-from streams.fold import apply_in_place, apply_rep_in_place, touches_customer
+from streams.fold import apply_in_place, apply_rep_in_place, event_digest, touches_customer
 from streams.log import read_lines
 from streams.state import CustomerState, RepState
 
@@ -77,17 +77,20 @@ class Replayer:
             self.stats.after_as_of += 1
             return False
         applied = False
-        if touches_customer(event):
+        digest = event_digest(event.event_id)
+        for_customer = touches_customer(event)
+        if for_customer:
             customer_id = event.customer_id or ""
             state = self.customers.get(customer_id)
             if state is None:
                 state = self.customers[customer_id] = CustomerState(customer_id)
-            applied = apply_in_place(state, event)
-        if event.rep_id is not None and (applied or not touches_customer(event)):
-            rep = self.reps.get(event.rep_id)
+            applied = apply_in_place(state, event, digest)
+        rep_id = event.rep_id
+        if rep_id is not None and (applied or not for_customer):
+            rep = self.reps.get(rep_id)
             if rep is None:
-                rep = self.reps[event.rep_id] = RepState(event.rep_id)
-            applied = apply_rep_in_place(rep, event) or applied
+                rep = self.reps[rep_id] = RepState(rep_id)
+            applied = apply_rep_in_place(rep, event, digest) or applied
         if applied:
             self.stats.events_applied += 1
             self.latest = max(self.latest, event.ts)
