@@ -1,0 +1,1 @@
+"""Building blocks of the synthetic log simulator (see `training.simulator`)."""
