@@ -6,8 +6,10 @@ computes the same states with the same fold; `tests/live` proves they agree.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,23 @@ class Snapshot:
         }
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while folding.
+
+    States hold no reference cycles (reference counting frees everything), but each
+    allocation counts towards the collector's thresholds, and every full pass walks
+    all live states: at a million customers that is a third of the replay's time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Replayer:
     """Folds events into states it owns, so it may use the in-place fold."""
 
@@ -110,8 +129,9 @@ class Replayer:
 
 def replay_events(events: Iterable[Event], as_of: int | None = None) -> Snapshot:
     replayer = Replayer(as_of)
-    for event in events:
-        replayer.feed(event)
+    with collector_paused():
+        for event in events:
+            replayer.feed(event)
     return replayer.snapshot()
 
 
@@ -124,7 +144,7 @@ def replay_files(
     """Fold log files. Bad lines go to the dead-letter file (if given) and are counted."""
     replayer = Replayer(as_of)
     feed = replayer.feed
-    with DeadLetterFile(dead_letters) as dlq:
+    with DeadLetterFile(dead_letters) as dlq, collector_paused():
         for line in read_lines(paths, progress):
             try:
                 event = parse(line.raw)
