@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench kafka-up kafka-down kafka-status clean
+.PHONY: setup demo test lint typecheck unit bench browser kafka-jars kafka-up kafka-down \
+	kafka-status clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,9 +25,19 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Everything: lint, types, unit, property, live-broker tests. The live tests start the
-# local Kafka broker themselves (fetching its jars with Maven on first use).
-test: lint typecheck
+# Debian's chromium for the browser tests (never a browser build downloaded by a tool).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed" >&2; exit 1; }
+
+# The Kafka broker's jars, from Maven Central through streams/broker/pom.xml.
+kafka-jars: setup
+	$(BIN)/python -m streams.broker jars
+
+# Everything: lint, types, unit, property, live-broker and browser tests. The live tests
+# start the local Kafka broker themselves and fail, never skip, if it does not come up.
+test: lint typecheck browser kafka-jars
 	$(BIN)/pytest
 
 unit: setup

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import date
+from itertools import pairwise
 from statistics import fmean, pstdev
 from typing import Final
 
@@ -121,7 +122,7 @@ def customer_features(
 ) -> list[float]:
     """The feature vector of one customer, in `FEATURE_NAMES` order."""
     times = state.effective_times()
-    gaps = [(b - a) / DAY_US for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a) / DAY_US for a, b in pairwise(times)]
     mean_gap = fmean(gaps) if gaps else 0.0
     gap_cv = pstdev(gaps) / mean_gap if len(gaps) > 1 and mean_gap > 0 else 0.0
     target = target_gap_days(state, policy)

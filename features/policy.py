@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,23 @@ class Policy:
     turnover_high: float = 0.15
     # Below this probability a 12+ contact customer is proposed for suspension.
     suspend_below_p: float = 0.05
+    # A clear need whose due date is this close (in days) makes the follow-up urgent.
+    need_due_soon_days: int = 30
+    # "About 1 deal per 20 leads, surely one per 100": a rep with this many leads and a
+    # conversion under the low end is told to check that the leads fit the target market.
+    lead_fit_check_leads: int = 100
+    # Public-pool customers one rep can take on per assignment round (our default).
+    pool_capacity_per_rep: int = 10
+    # Of those, slots reserved for each new rep: the domain hands pool customers to new
+    # reps, whose KPI is prospects contacted (our default: half their capacity).
+    new_rep_pool_quota: int = 5
+    # Turnover is measured over this many days up to as-of (the text's band is yearly).
+    turnover_window_days: int = 365
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Policy:
         env = os.environ if environ is None else environ
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for f in fields(cls):
             text = env.get(f"CLOSECAST_{f.name.upper()}")
             if text is None:

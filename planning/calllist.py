@@ -1,28 +1,62 @@
-"""A rep's daily call list: whom to contact today, in order, and why.
+"""A rep's daily call list: whom to contact today, in order, why, and what to do.
 
-Order is the value of contacting the customer today: predicted value (p_close × expected
-value) raised by urgency (follow-up overdue for its cadence, a clear need falling due, a
-quote awaiting an answer) and importance. Guard rails: nobody is proposed within the
-minimum gap of their last effective contact (tighter with a clear need), a rep gets at
-most their daily capacity, and never-suspend customers whose follow-up is due go first,
-so they are never dropped.
+Order: the value of contacting the customer today,
+
+    priority = predicted_value × cadence × need × quote × tier
+
+- predicted_value: the score's p_close × expected order value (model or heuristic);
+- cadence: 1.2 if never contacted effectively; 0.5 rising to 1.0 between the minimum gap
+  and the target gap ("allowed, not yet due"); 1.25 when due, rising by 0.5 per target
+  gap overdue up to 2.25 (three gaps late);
+- need: 1.5 for a clear need due within `need_due_soon_days`, 1.2 for another clear need;
+- quote: 1.4 while a quote waits for an answer;
+- tier: standard 1.0, key 1.25, vvip 1.6.
+
+Guard rails: nobody is proposed within the minimum gap of their last effective contact
+(3 days with a clear need, 14 without: "1-2 a month"; both settings); a rep gets at most
+their daily capacity; never-suspend customers that are due go first whatever their value,
+so capacity never pushes them out. Each line carries the list's own reasons (`why`) and
+the score's top reasons (`reasons`, with `score_source`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
-from features.customer import min_gap_days, owner_active, target_gap_days
 from features.policy import DEFAULT, Policy
-from streams.contract import to_datetime
+from planning.book import NEVER, Book, build_book
+from planning.dormant import dormant_mask
 from streams.state import DAY_US, CustomerState, RepState
 
-_TIER_WEIGHT = {"standard": 1.0, "key": 1.25, "vvip": 1.6}
-Score = tuple[float, float]  # (p_close, predicted_value)
+ACTIONS: Final = ("call", "visit", "invite", "win back")
+FLAGS: Final = (
+    "nearing_12th_contact",
+    "past_12th_contact",
+    "eligible_for_suspension",
+    "dormant_win_back",
+    "manager_joining",
+)
+_DEEP_STAGES: Final = ("teacher", "friend", "brother")
+LIST_COLUMNS: Final = (
+    "rank",
+    "rep_id",
+    "customer_id",
+    "action",
+    "priority",
+    "p_close",
+    "predicted_value",
+    "effective_contacts",
+    "days_since_contact",
+    "flags",
+    "why",
+    "score_source",
+    "reasons",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +72,8 @@ class CallLine:
     days_since_contact: float | None
     flags: tuple[str, ...]
     why: tuple[str, ...] = field(default_factory=tuple)
+    score_source: str = ""
+    reasons: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,153 +90,185 @@ class CallLine:
             ),
             "flags": list(self.flags),
             "why": list(self.why),
+            "score_source": self.score_source,
+            "reasons": list(self.reasons),
         }
 
 
-def days_since_contact(state: CustomerState, as_of: int) -> float | None:
-    times = state.effective_times()
-    return None if not times else (as_of - times[-1]) / DAY_US
+# ---------------------------------------------------------------- vectorised rules
 
 
-def flags(state: CustomerState, p_close: float, as_of: int, policy: Policy = DEFAULT) -> list[str]:
-    """The list's flags, each firing exactly at its threshold from `policy`."""
-    out = []
-    eff = state.effective
-    no_deal = state.orders == 0
-    if policy.nearing_twelve_from <= eff < policy.twelve_contacts:
-        out.append("nearing_12th_contact")
-    elif eff >= policy.twelve_contacts and no_deal:
-        out.append("past_12th_contact")
-    if (
-        eff >= policy.twelve_contacts
-        and no_deal
-        and p_close < policy.suspend_below_p
-        and not state.never_suspend
-    ):
-        out.append("eligible_for_suspension")
-    last_order = state.last_order_ts
-    if last_order is not None and as_of - last_order >= policy.dormant_days * DAY_US:
-        out.append("dormant_win_back")
-    if eff >= policy.manager_join_contacts and no_deal:
-        out.append("manager_joining")
+def flag_masks(book: Book, policy: Policy = DEFAULT) -> dict[str, np.ndarray]:
+    """The list's flags for every customer, each firing exactly at its policy threshold."""
+    eff = book.effective
+    no_deal = book.orders == 0
+    past = (eff >= policy.twelve_contacts) & no_deal
+    return {
+        "nearing_12th_contact": (eff >= policy.nearing_twelve_from)
+        & (eff < policy.twelve_contacts)
+        & no_deal,
+        "past_12th_contact": past,
+        "eligible_for_suspension": past
+        & (book.p_close < policy.suspend_below_p)
+        & ~book.never_suspend,
+        "dormant_win_back": dormant_mask(book, policy),
+        "manager_joining": (eff >= policy.manager_join_contacts) & no_deal,
+    }
+
+
+@dataclass(frozen=True)
+class Cadence:
+    since_us: np.ndarray  # microseconds since the last effective contact; -1 if never
+    target_days: np.ndarray
+    cooling: np.ndarray  # within the minimum gap: not to be proposed today
+    due: np.ndarray  # never contacted, or the target gap has passed
+
+
+def cadence(book: Book, policy: Policy = DEFAULT) -> Cadence:
+    contacted = book.has_contact
+    since = np.full(len(book), -1, dtype=np.int64)
+    since[contacted] = book.as_of - book.last_contact[contacted]
+    need = book.clear_need
+    target = np.where(need, policy.target_gap_need_days, policy.target_gap_days)
+    min_gap = np.where(need, policy.min_gap_need_days, policy.min_gap_days)
+    # Compared in microseconds so the guard holds to the microsecond at the threshold.
+    cooling = contacted & (since < min_gap * DAY_US)
+    due = ~contacted | (since >= target * DAY_US)
+    return Cadence(since, target, cooling, due)
+
+
+def need_due_in(book: Book) -> np.ndarray:
+    """Days from as_of's day to each clear need's due date (NaN without one)."""
+    out = np.full(len(book), np.nan)
+    has = book.need_due_day != NEVER
+    out[has] = book.need_due_day[has] - book.as_of_day
     return out
 
 
-def _action(state: CustomerState, flag_list: list[str]) -> str:
-    if "dormant_win_back" in flag_list:
+def priorities(book: Book, c: Cadence, due_in: np.ndarray, policy: Policy = DEFAULT) -> np.ndarray:
+    """The value of contacting each customer today (the module docstring's formula)."""
+    since_days = np.maximum(c.since_us, 0) / DAY_US
+    min_gap = np.where(book.clear_need, policy.min_gap_need_days, policy.min_gap_days)
+    ramp = np.clip((since_days - min_gap) / np.maximum(c.target_days - min_gap, 1e-9), 0, 1)
+    overdue = np.minimum((since_days - c.target_days) / c.target_days, 2.0)
+    factor = np.where(c.due, 1.25 + 0.5 * np.maximum(overdue, 0.0), 0.5 + 0.5 * ramp)
+    factor = np.where(book.has_contact, factor, 1.2)
+    soon = book.clear_need & (due_in >= 0) & (due_in <= policy.need_due_soon_days)
+    factor = factor * np.where(soon, 1.5, np.where(book.clear_need, 1.2, 1.0))
+    factor = factor * np.where(book.quote_open, 1.4, 1.0)
+    tier = np.select([book.tier == "key", book.tier == "vvip"], [1.25, 1.6], 1.0)
+    return np.asarray(book.predicted_value * factor * tier, dtype=float)
+
+
+def _action(book: Book, i: int, dormant: bool) -> str:
+    if dormant:
         return "win back"
-    if state.effective == 0:
-        return "first contact"
-    deep = state.stage in ("teacher", "friend", "brother")
-    if deep and state.tier != "standard" and (state.clear_need or state.quote_open):
-        return "invite to visit the company"
-    if deep and (state.clear_need or state.quote_open):
-        return "visit"
+    if book.stage[i] in _DEEP_STAGES and (book.clear_need[i] or book.quote_open[i]):
+        # A need or a quote with a customer who shares needs and competition: meet them;
+        # important customers are invited to see the company (a hosted visit).
+        return "invite" if book.tier[i] != "standard" else "visit"
     return "call"
 
 
-def _due_soon(state: CustomerState, as_of: int) -> bool:
-    if not state.clear_need or state.need_due is None:
-        return False
-    due = pd.Timestamp(state.need_due).date()
-    days = (due - to_datetime(as_of).date()).days
-    return 0 <= days <= 30
-
-
-def candidate(
-    state: CustomerState,
-    score: Score,
-    as_of: int,
-    policy: Policy = DEFAULT,
-) -> tuple[float, str, list[str], list[str], bool] | None:
-    """(priority, action, why, flags, must_keep) for a customer, or None if not today."""
-    since = days_since_contact(state, as_of)
-    if since is not None and since < min_gap_days(state, policy):
-        return None
-    p_close, value = score
-    target = target_gap_days(state, policy)
+def _why(
+    book: Book, i: int, c: Cadence, due_in: float, flags: list[str], policy: Policy
+) -> list[str]:
     why: list[str] = []
-    urgency = 1.0
-    if since is None:
-        urgency *= 1.2
-        why.append("never contacted effectively: open the relationship")
-    elif since >= target:
-        urgency *= 1.0 + min((since - target) / target, 2.0) * 0.5 + 0.25
-        why.append(f"follow-up due: {since:.0f} days since the last contact (cadence {target:.0f})")
-    if _due_soon(state, as_of):
-        urgency *= 1.5
-        why.append(f"clear need due {state.need_due}")
-    elif state.clear_need:
-        urgency *= 1.2
-        why.append("clear order need")
-    if state.quote_open:
-        urgency *= 1.4
+    since = c.since_us[i] / DAY_US
+    target = c.target_days[i]
+    if c.since_us[i] < 0:
+        why.append("first effective contact: open the relationship")
+    elif since >= 2 * target:
+        why.append(f"follow-up overdue: {since:.0f} days since the last contact (every {target:g})")
+    elif c.due[i]:
+        why.append(f"follow-up due: {since:.0f} days since the last contact (every {target:g})")
+    else:
+        why.append(f"contact allowed, not yet due: {since:.0f} of {target:g} days")
+    state = book.states[i]
+    if book.clear_need[i]:
+        if 0 <= due_in <= policy.need_due_soon_days:
+            why.append(f"clear need due {state.need_due} (in {due_in:.0f} days)")
+        else:
+            why.append("clear order need")
+    if book.quote_open[i]:
         why.append("quote waiting for an answer")
-    urgency *= _TIER_WEIGHT.get(state.tier, 1.0)
-    if state.tier != "standard":
-        why.append(f"{state.tier} customer")
-    flag_list = flags(state, p_close, as_of, policy)
-    if "nearing_12th_contact" in flag_list:
-        why.append(f"{state.effective} effective contacts: nearing the 12th")
-    if "dormant_win_back" in flag_list:
-        why.append("dormant: no order for 90+ days, win it back")
-    why.append(f"predicted value {value:,.0f} (p_close {p_close:.1%})")
-    must_keep = state.never_suspend and (since is None or since >= target)
-    return value * urgency, _action(state, flag_list), why, flag_list, must_keep
+    if book.tier[i] != "standard" or book.never_suspend[i]:
+        never = ", never suspend" if book.never_suspend[i] else ""
+        why.append(f"{book.tier[i]} customer{never}")
+    eff = int(book.effective[i])
+    twelfth = f"the {policy.twelve_contacts}th"
+    texts = {
+        "nearing_12th_contact": f"{eff} effective contacts: {twelfth} is near",
+        "past_12th_contact": f"{eff} effective contacts and no deal yet: {twelfth} is reached",
+        "eligible_for_suspension": (
+            f"may be suspended to the public pool: {eff} contacts, "
+            f"p_close {book.p_close[i]:.1%} under {policy.suspend_below_p:.0%}"
+        ),
+        "dormant_win_back": (
+            f"dormant: no order for {book.days_since(book.last_order[i : i + 1])[0]:.0f} days"
+        ),
+        "manager_joining": f"{eff} contacts without a deal: ask your manager to join",
+    }
+    why.extend(texts[f] for f in flags)
+    why.append(f"predicted value {book.predicted_value[i]:,.0f} (p_close {book.p_close[i]:.1%})")
+    return why
 
 
-def build_call_list(
-    rep_id: str,
-    owned: list[CustomerState],
-    scores: Mapping[str, Score],
-    as_of: int,
+# ---------------------------------------------------------------- lists
+
+
+def call_lists(
+    book: Book,
     policy: Policy = DEFAULT,
+    rep_id: str | None = None,
     limit: int | None = None,
-) -> list[CallLine]:
-    """Today's list for one rep, from the customers it owns."""
+) -> dict[str, list[CallLine]]:
+    """Lists for one rep, or for every active rep that owns customers, from a book."""
     capacity = policy.daily_capacity if limit is None else limit
-    picked: list[tuple[bool, float, str, str, list[str], list[str], CustomerState]] = []
-    for state in owned:
-        found = candidate(state, scores[state.customer_id], as_of, policy)
-        if found is None:
-            continue
-        priority, action, why, flag_list, must_keep = found
-        picked.append((must_keep, priority, state.customer_id, action, why, flag_list, state))
-    # Never-suspend customers that are due come first whatever their value; then by
-    # priority, ties by customer id so the list is deterministic.
-    picked.sort(key=lambda x: (not x[0], -x[1], x[2]))
-    lines = []
-    for rank, (_, priority, cid, action, why, flag_list, state) in enumerate(
-        picked[:capacity], start=1
-    ):
-        p_close, value = scores[cid]
+    owned = ~book.in_pool
+    if rep_id is not None:
+        owned &= book.owner == rep_id
+    c = cadence(book, policy)
+    due_in = need_due_in(book)
+    rows = np.flatnonzero(owned & ~c.cooling)
+    priority = priorities(book, c, due_in, policy)
+    must_keep = book.never_suspend & c.due
+    # Never-suspend customers that are due first, then by priority; ties by customer id
+    # (the book's order) so the list is deterministic.
+    order = np.lexsort((rows, -priority[rows], ~must_keep[rows], book.owner_idx[rows]))
+    rows = rows[order]
+    owner = book.owner_idx[rows]
+    starts = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    position = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    chosen = rows[position < capacity] if len(rows) else rows
+    masks = flag_masks(book, policy)
+    if rep_id is not None:
+        reps = [rep_id]
+    else:
+        reps = [book.rep_ids[r] for r in np.unique(book.owner_idx[owned]).tolist()]
+    lists: dict[str, list[CallLine]] = {r: [] for r in sorted(reps)}
+    for i in chosen.tolist():
+        rep = book.rep_ids[book.owner_idx[i]]
+        line_flags = [f for f in FLAGS if masks[f][i]]
+        lines = lists[rep]
         lines.append(
             CallLine(
-                rank=rank,
-                rep_id=rep_id,
-                customer_id=cid,
-                action=action,
-                priority=priority,
-                p_close=p_close,
-                predicted_value=value,
-                effective_contacts=state.effective,
-                days_since_contact=days_since_contact(state, as_of),
-                flags=tuple(flag_list),
-                why=tuple(why),
+                rank=len(lines) + 1,
+                rep_id=rep,
+                customer_id=str(book.customer_id[i]),
+                action=_action(book, i, bool(masks["dormant_win_back"][i])),
+                priority=float(priority[i]),
+                p_close=float(book.p_close[i]),
+                predicted_value=float(book.predicted_value[i]),
+                effective_contacts=int(book.effective[i]),
+                days_since_contact=None if c.since_us[i] < 0 else int(c.since_us[i]) / DAY_US,
+                flags=tuple(line_flags),
+                why=tuple(_why(book, i, c, float(due_in[i]), line_flags, policy)),
+                score_source=str(book.score_source[i]),
+                reasons=tuple(r for r in str(book.reasons[i]).split("; ") if r),
             )
         )
-    return lines
-
-
-def score_index(scores: pd.DataFrame) -> dict[str, Score]:
-    """customer_id -> (p_close, predicted_value), from a scores frame."""
-    return dict(
-        zip(
-            scores["customer_id"],
-            zip(scores["p_close"].tolist(), scores["predicted_value"].tolist(), strict=True),
-            strict=True,
-        )
-    )
+    return lists
 
 
 def build_call_lists(
@@ -213,12 +281,17 @@ def build_call_lists(
     limit: int | None = None,
 ) -> dict[str, list[CallLine]]:
     """Lists for one rep, or for every active rep that owns customers."""
-    owned: dict[str, list[CustomerState]] = {}
-    for state in states.values():
-        if state.owner is not None and owner_active(state, reps):
-            owned.setdefault(state.owner, []).append(state)
-    wanted = [rep_id] if rep_id is not None else sorted(owned)
-    index = score_index(scores)
-    return {
-        r: build_call_list(r, owned.get(r, []), index, as_of, policy, limit) for r in wanted
-    }
+    return call_lists(build_book(states, reps, scores, as_of), policy, rep_id, limit)
+
+
+def lines_frame(lists: Mapping[str, list[CallLine]]) -> pd.DataFrame:
+    """Every line as a table row (lists joined: flags by '|', why and reasons by '; ')."""
+    rows = []
+    for lines in lists.values():
+        for line in lines:
+            row = line.to_dict()
+            row["flags"] = "|".join(row["flags"])
+            row["why"] = "; ".join(row["why"])
+            row["reasons"] = "; ".join(row["reasons"])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(LIST_COLUMNS))

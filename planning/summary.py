@@ -79,7 +79,9 @@ def summarise(
             (
                 (r, recent.get(r, 0))
                 for r, rep in reps.items()
-                if rep.active and rep.role == "rep" and rep.joined_ts <= as_of
+                if rep.active
+                and rep.role == "rep"
+                and rep.joined_ts <= as_of
                 and recent.get(r, 0) < policy.weekly_prospects_target
             ),
             key=lambda x: (x[1], x[0]),

@@ -2,6 +2,28 @@
 
 from types import ModuleType
 
-from closecast.commands import calllist, demo, replay, score, simulate
+from closecast.commands import (
+    assign,
+    calllist,
+    demo,
+    importer,
+    manager,
+    pool,
+    replay,
+    report,
+    score,
+    simulate,
+)
 
-COMMANDS: tuple[ModuleType, ...] = (simulate, replay, score, calllist, demo)
+COMMANDS: tuple[ModuleType, ...] = (
+    simulate,
+    replay,
+    score,
+    calllist,
+    demo,
+    importer,
+    manager,
+    pool,
+    assign,
+    report,
+)

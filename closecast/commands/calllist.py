@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from closecast.commands.common import add_log_args, add_model_args, load_snapshot, make_scorer
+from closecast.commands.books import load_books
+from closecast.commands.common import add_log_args, add_model_args
+from closecast.errors import UserError
 from features.policy import Policy
-from models.scoring import score_snapshot
-from planning.calllist import CallLine, build_call_lists
+from planning.calllist import CallLine, call_lists, lines_frame
+from planning.export import write_tables
 
 
 def register(sub: Any) -> None:
@@ -21,37 +23,40 @@ def register(sub: Any) -> None:
     add_model_args(p)
     p.add_argument("--rep", help="one rep's list (default: every active rep)")
     p.add_argument("--limit", type=int, default=None, help="lines per rep (default: capacity)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--format", choices=("table", "csv", "json", "xlsx"), default="table")
+    p.add_argument("--out", type=Path, default=None, help="file to write (needed for xlsx)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format == "xlsx" and args.out is None:
+        raise UserError("--format xlsx needs --out FILE.xlsx")
     policy = Policy.from_env()
-    snapshot = load_snapshot(args)
-    scores = score_snapshot(snapshot, make_scorer(args, policy), policy)
-    lists = build_call_lists(
-        snapshot.customers, snapshot.reps, scores, snapshot.as_of, policy, args.rep, args.limit
-    )
-    lines = [line for rep_lines in lists.values() for line in rep_lines]
-    if args.format == "json":
-        print(orjson.dumps([line.to_dict() for line in lines]).decode())
+    book = load_books(args, policy).now
+    if args.rep is not None and args.rep not in book.rep_ids:
+        raise UserError(f"--rep: no rep {args.rep!r} in the log")
+    lists = call_lists(book, policy, args.rep, args.limit)
+    if args.format in ("csv", "xlsx") and args.out is not None:
+        write_tables({"call_list": lines_frame(lists)}, args.out, args.format)
+        lines = sum(len(v) for v in lists.values())
+        print(f"wrote {lines} lines for {len(lists)} reps to {args.out}")
     elif args.format == "csv":
-        write_csv(lines)
+        lines_frame(lists).to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        rows = [line.to_dict() for rep_lines in lists.values() for line in rep_lines]
+        text = orjson.dumps(rows).decode()
+        _emit(text, args.out)
     else:
-        for rep_id, rep_lines in lists.items():
-            print(render_table(rep_id, rep_lines))
+        _emit("\n".join(render_table(r, lines) for r, lines in lists.items()), args.out)
     return 0
 
 
-def write_csv(lines: list[CallLine]) -> None:
-    writer = csv.writer(sys.stdout)
-    header = list(CallLine.__dataclass_fields__)
-    writer.writerow(header)
-    for line in lines:
-        row = line.to_dict()
-        row["flags"] = "|".join(row["flags"])
-        row["why"] = "; ".join(row["why"])
-        writer.writerow([row[h] for h in header])
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        print(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
 
 
 def render_table(rep_id: str, lines: list[CallLine]) -> str:
@@ -61,9 +66,11 @@ def render_table(rep_id: str, lines: list[CallLine]) -> str:
     for line in lines:
         flags = f"  [{', '.join(line.flags)}]" if line.flags else ""
         out.append(
-            f"{line.rank:>3}. {line.customer_id:<10} {line.action:<28}"
+            f"{line.rank:>3}. {line.customer_id:<12} {line.action:<8}"
             f" p={line.p_close:5.1%}  value={line.predicted_value:>10,.0f}{flags}"
         )
         for why in line.why:
             out.append(f"       - {why}")
+        if line.reasons:
+            out.append(f"       score ({line.score_source}): {'; '.join(line.reasons)}")
     return "\n".join(out)
