@@ -1,0 +1,336 @@
+"""The ledger: the web layer's in-process read model of every customer.
+
+Both state sources (`web.source`) feed it the same contract events; it folds them with
+the same code the replay and the worker use (`streams.replay.Replayer`, whose fold is
+`streams.fold`), keeps the portrait values in their own store (`streams.portrait`), a
+short contact history per customer, the score of every customer, and an index of who
+owns whom, so a rep's call list never scans 100,000 customers.
+
+Scores: all customers are scored when the ledger is loaded; after that the customers an
+event touches are re-scored at once (that is what makes a recorded contact show its new
+score within a second), and `refresh()` re-scores everyone in small slices on the event
+loop, so the features that move with the clock or with the rep's activity catch up
+without a request ever waiting behind a full re-score. Single-threaded by design: every
+change happens on the event loop, so no lock is needed and no reader sees half an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import pandas as pd
+
+from features.customer import owner_active
+from features.policy import DEFAULT, Policy
+from models.scoring import SCORE_COLUMNS, Scorer, score_states
+from streams.contract import SENSITIVE_SECTIONS, Event, to_ts
+from streams.deadletter import Rejection
+from streams.portrait import Portrait, PortraitStore
+from streams.replay import Replayer, Snapshot
+from streams.state import CustomerState, RepState
+
+HISTORY_LIMIT: Final = 100
+REFRESH_SLICE: Final = 100  # customers re-scored per slice: ~10 ms of features
+
+
+def wall_clock() -> int:
+    """Now, in epoch microseconds: the web layer is the edge where real time comes in."""
+    return to_ts(datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    p_close: float
+    source: str
+    expected_value: float
+    value_basis: str
+    predicted_value: float
+    reasons: tuple[str, ...]
+    as_of: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "p_close": round(self.p_close, 4),
+            "source": self.source,
+            "expected_value": self.expected_value,
+            "value_basis": self.value_basis,
+            "predicted_value": self.predicted_value,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One event of a customer as the history shows it: never a sensitive value."""
+
+    ts: int
+    event_id: str
+    occurred_at: str
+    type: str
+    rep_id: str | None
+    details: tuple[tuple[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "type": self.type,
+            "rep_id": self.rep_id,
+            "details": dict(self.details),
+        }
+
+
+def history_item(event: Event) -> HistoryItem:
+    p = event.payload
+    details: dict[str, Any]
+    if event.type == "portrait_updated":
+        section = p["section"]
+        # Names of plain fields only; a sensitive section shows that it changed, no more.
+        details = {"section": section}
+        if section in SENSITIVE_SECTIONS:
+            details["fields"] = f"{len(p['fields'])} field(s), restricted"
+        else:
+            details["fields"] = sorted(p["fields"])
+    else:
+        details = {k: v for k, v in p.items() if isinstance(v, str | int | float | bool)}
+    return HistoryItem(
+        event.ts,
+        event.event_id,
+        event.occurred_at,
+        event.type,
+        event.rep_id,
+        tuple(sorted(details.items())),
+    )
+
+
+class Ledger:
+    def __init__(
+        self, scorer: Scorer, policy: Policy = DEFAULT, clock: Callable[[], int] | None = None
+    ) -> None:
+        self.scorer = scorer
+        # None: the ledger's time is the newest event's (a replayed or simulated log reads
+        # as of its own end). A clock: time is the later of that and the clock's "now",
+        # so a live team's list on Monday morning is Monday's, not Friday evening's.
+        self.clock = clock
+        self.policy = policy
+        self.replayer = Replayer()
+        self.portraits = PortraitStore()
+        self.rejected: list[Rejection] = []
+        self._history: dict[str, list[HistoryItem]] = {}
+        self.scores: dict[str, ScoreRow] = {}
+        self._owned: dict[str, set[str]] = {}
+        # Versions: `version` moves with every change; a rep's list is fresh while its
+        # version equals max(rep version, refresh version).
+        self.version = 0
+        self._rep_versions: dict[str, int] = {}
+        self.refreshed_version = 0
+        self.refreshed_as_of = 0
+        self.refreshing = False
+
+    # ------------------------------------------------------------ reading
+
+    @property
+    def customers(self) -> Mapping[str, CustomerState]:
+        return self.replayer.customers
+
+    @property
+    def reps(self) -> Mapping[str, RepState]:
+        return self.replayer.reps
+
+    @property
+    def as_of(self) -> int:
+        """The ledger's time: the newest `occurred_at` folded in, or the clock if later."""
+        latest = self.replayer.latest
+        return latest if self.clock is None else max(latest, self.clock())
+
+    def stale(self, after_us: int) -> bool:
+        """Whether a full re-score is due: something changed, or the clock moved on."""
+        if self.version != self.refreshed_version:
+            return True
+        return self.as_of - self.refreshed_as_of >= after_us
+
+    def snapshot(self, as_of: int | None = None) -> Snapshot:
+        return Snapshot(
+            self.replayer.customers,
+            self.replayer.reps,
+            self.as_of if as_of is None else as_of,
+            self.replayer.stats,
+        )
+
+    def customer(self, customer_id: str) -> CustomerState | None:
+        return self.replayer.customers.get(customer_id)
+
+    def portrait(self, customer_id: str) -> Portrait | None:
+        return self.portraits.get(customer_id)
+
+    def history(self, customer_id: str) -> list[HistoryItem]:
+        """Newest first."""
+        return list(reversed(self._history.get(customer_id, [])))
+
+    def owned_by(self, rep_id: str) -> list[CustomerState]:
+        """The customers a rep owns and follows up (none once the rep has left)."""
+        rep = self.replayer.reps.get(rep_id)
+        if rep is not None and not rep.active:
+            return []
+        states = self.replayer.customers
+        return [
+            states[cid]
+            for cid in sorted(self._owned.get(rep_id, ()))
+            if states[cid].status != "suspended"
+        ]
+
+    def in_pool(self, state: CustomerState) -> bool:
+        return not owner_active(state, self.replayer.reps)
+
+    def rep_version(self, rep_id: str) -> int:
+        return max(self._rep_versions.get(rep_id, 0), self.refreshed_version)
+
+    # ------------------------------------------------------------ folding
+
+    def feed(self, event: Event) -> set[str]:
+        """Fold one event; return the customers whose state changed (for re-scoring)."""
+        cid = event.customer_id
+        touched: set[str] = set()
+        before = None
+        if cid is not None and event.type not in ("rep_joined", "rep_left"):
+            state = self.replayer.customers.get(cid)
+            before = state.owner if state is not None else None
+        if not self.replayer.feed(event):
+            return touched  # a duplicate changes nothing
+        self.portraits.feed(event)
+        if cid is not None and event.type not in ("rep_joined", "rep_left"):
+            touched.add(cid)
+            self._remember(cid, event)
+            after = self.replayer.customers[cid].owner
+            if after != before:
+                if before is not None:
+                    self._owned.get(before, set()).discard(cid)
+                    self._touch_rep(before)
+                if after is not None:
+                    self._owned.setdefault(after, set()).add(cid)
+            if after is not None:
+                self._touch_rep(after)
+        if event.rep_id is not None:
+            # Joining or leaving changes whose customers are in the pool; any rep event
+            # may change the rep features of their customers' scores.
+            self._touch_rep(event.rep_id)
+        self.version += 1
+        return touched
+
+    def reject(self, rejection: Rejection) -> None:
+        self.replayer.reject(rejection)
+
+    def _touch_rep(self, rep_id: str) -> None:
+        self._rep_versions[rep_id] = self.version + 1
+
+    def _remember(self, cid: str, event: Event) -> None:
+        items = self._history.setdefault(cid, [])
+        item = history_item(event)
+        # Sorted by the contract's order and capped at the newest N: whatever order the
+        # events arrive in, the same N are kept.
+        bisect.insort(items, item, key=lambda h: (h.ts, h.event_id))
+        if len(items) > HISTORY_LIMIT:
+            del items[0]
+
+    # ------------------------------------------------------------ scoring
+
+    def rescore(self, customer_ids: Iterable[str], as_of: int | None = None) -> None:
+        """Score these customers now, as of the ledger's clock (or `as_of`)."""
+        states = [self.replayer.customers[c] for c in sorted(set(customer_ids))]
+        if not states:
+            return
+        when = self.as_of if as_of is None else as_of
+        rows = self._score(states, when)
+        for state, row in zip(states, rows, strict=True):
+            current = self.scores.get(state.customer_id)
+            # A slice of an older refresh never overwrites a newer score.
+            if current is None or current.as_of <= row.as_of or as_of is None:
+                self.scores[state.customer_id] = row
+                if state.owner is not None:
+                    self._touch_rep(state.owner)
+        self.version += 1
+
+    def score_all(self) -> None:
+        """Score every customer, all at once (when the ledger is loaded)."""
+        as_of = self.as_of
+        self.rescore(self.replayer.customers, as_of)
+        self.refreshed_version = self.version
+        self.refreshed_as_of = as_of
+
+    async def refresh(self) -> None:
+        """Re-score everyone at the current clock, a slice at a time, yielding in between."""
+        if self.refreshing:
+            return
+        self.refreshing = True
+        try:
+            as_of = self.as_of
+            ids = sorted(self.replayer.customers)
+            fresh: dict[str, ScoreRow] = {}
+            for start in range(0, len(ids), REFRESH_SLICE):
+                chunk = [self.replayer.customers[c] for c in ids[start : start + REFRESH_SLICE]]
+                for state, row in zip(chunk, self._score(chunk, as_of), strict=True):
+                    fresh[state.customer_id] = row
+                await asyncio.sleep(0)
+            # Swap at the end, in one step: lists are rebuilt once, not once per slice.
+            for cid, row in fresh.items():
+                current = self.scores.get(cid)
+                if current is None or current.as_of <= row.as_of:
+                    self.scores[cid] = row
+            self.version += 1
+            self.refreshed_version = self.version
+            self.refreshed_as_of = as_of
+        finally:
+            self.refreshing = False
+
+    def scores_frame(self, states: Iterable[CustomerState]) -> pd.DataFrame:
+        """The current scores of these customers, in `models.scoring.SCORE_COLUMNS` form."""
+        rows = []
+        for state in states:
+            row = self.scores.get(state.customer_id)
+            if row is None:
+                continue
+            rows.append(
+                (
+                    state.customer_id,
+                    state.owner,
+                    state.status,
+                    state.stage,
+                    state.effective,
+                    row.p_close,
+                    row.source,
+                    row.expected_value,
+                    row.value_basis,
+                    row.predicted_value,
+                    "; ".join(row.reasons),
+                )
+            )
+        rows.sort(key=lambda r: r[0])
+        return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+    def _score(self, states: list[CustomerState], as_of: int) -> list[ScoreRow]:
+        frame = score_states(states, self.snapshot(as_of), self.scorer, self.policy)
+        return [
+            ScoreRow(
+                float(p),
+                str(source),
+                float(ev),
+                str(basis),
+                float(pv),
+                tuple(r for r in str(reasons).split("; ") if r),
+                as_of,
+            )
+            for p, source, ev, basis, pv, reasons in zip(
+                frame["p_close"],
+                frame["source"],
+                frame["expected_value"],
+                frame["value_basis"],
+                frame["predicted_value"],
+                frame["reasons"],
+                strict=True,
+            )
+        ]
