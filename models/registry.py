@@ -1,13 +1,268 @@
-"""The model registry (placeholder until the trained-model issue lands): no model yet, so
-every score comes from the heuristic."""
+"""The model registry: every trained model kept, one of them current, and a scorer that
+never fails to load.
+
+Layout of a model directory:
+
+    versions/<version>/model.joblib    the `TrainedModel` (joblib)
+    versions/<version>/metadata.json   what it is and how good (see `Registry.save`)
+    current                            the version that scores, one line (absent: none)
+    history.json                       the versions that were current, oldest first
+
+A version is written to a temporary directory and renamed into place, and pointer files
+are replaced atomically, so a crash never leaves a half-written current model.
+
+`load_scorer` is what scoring calls. It returns a heuristic-only `Scorer` with a one-line
+`fallback_note`, and logs that line once, whenever the current model cannot be trusted:
+none registered, artifact missing, corrupt (checksum mismatch, truncated, unpicklable),
+made by an incompatible scikit-learn (major.minor) or numpy (major), a feature list
+other than `features.customer.FEATURE_NAMES`, or trained on too little data.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import warnings
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Final
 
+import joblib
+import numpy as np
+import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
+
+from features.customer import FEATURE_NAMES
 from features.policy import DEFAULT, Policy
+from models.learned import TrainedModel
+from models.promotion import MIN_TRAIN_POSITIVES, MIN_TRAIN_ROWS
 from models.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE: Final = "model.joblib"
+META_FILE: Final = "metadata.json"
+CURRENT_FILE: Final = "current"
+HISTORY_FILE: Final = "history.json"
+
+
+class RegistryError(Exception):
+    """A model that cannot be used; the message is one line a user can act on."""
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def incompatibility(libraries: dict[str, str]) -> str | None:
+    """Why a model built with `libraries` cannot be trusted here, or None."""
+    here = library_versions()
+    made = libraries.get("sklearn", "?")
+    if _major_minor(made) != _major_minor(here["sklearn"]):
+        return f"made with scikit-learn {made}, this is {here['sklearn']}"
+    made = libraries.get("numpy", "?")
+    if made.split(".")[0] != here["numpy"].split(".")[0]:
+        return f"made with numpy {made}, this is {here['numpy']}"
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.versions_dir = self.root / "versions"
+
+    # ------------------------------------------------------------ saving
+
+    def save(
+        self, model: TrainedModel, metadata: dict[str, Any], created_at: datetime | None = None
+    ) -> str:
+        """Store `model` with `metadata` (plus what the registry adds); return its version.
+
+        The registry adds: `version`, `kind`, `created_at` (UTC; the wall clock unless
+        given: it is bookkeeping, not an input to any score), `libraries`,
+        `feature_names` and `artifact_sha256`.
+        """
+        created = (created_at or datetime.now(UTC)).astimezone(UTC)
+        tag = str(metadata.get("data", {}).get("fingerprint", "nodata"))[:8]
+        base = f"{created:%Y%m%dT%H%M%S}-{model.kind}-{tag}"
+        version, n = base, 1
+        while (self.versions_dir / version).exists():
+            n += 1
+            version = f"{base}-{n}"
+        model.version = version
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.versions_dir / f".staging-{version}"
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        joblib.dump(model, staging / MODEL_FILE)
+        meta = {
+            **metadata,
+            "version": version,
+            "kind": model.kind,
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+            "libraries": library_versions(),
+            "feature_names": list(model.feature_names),
+            "artifact_sha256": file_sha256(staging / MODEL_FILE),
+        }
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        os.rename(staging, self.versions_dir / version)
+        return version
+
+    # ------------------------------------------------------------ reading
+
+    def versions(self) -> list[str]:
+        """Every stored version, oldest first (versions start with their creation time)."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.versions_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        path = self.versions_dir / version / META_FILE
+        if not (self.versions_dir / version).is_dir():
+            raise RegistryError(f"no model version {version!r} in {self.root}")
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(
+                f"metadata of {version} unreadable ({exc.__class__.__name__})"
+            ) from None
+        if not isinstance(meta, dict):
+            raise RegistryError(f"metadata of {version} is not a JSON object")
+        return meta
+
+    def check(self, version: str) -> dict[str, Any]:
+        """The metadata, if the model's description allows serving it; else RegistryError."""
+        meta = self.metadata(version)
+        why = incompatibility(meta.get("libraries") or {})
+        if why:
+            raise RegistryError(f"incompatible library versions: {why}")
+        if meta.get("feature_names") != list(FEATURE_NAMES):
+            raise RegistryError("its feature list differs from this version's features")
+        training = meta.get("training") or {}
+        rows, closes = int(training.get("rows", 0)), int(training.get("positives", 0))
+        if rows < MIN_TRAIN_ROWS or closes < MIN_TRAIN_POSITIVES:
+            raise RegistryError(
+                f"trained on too little data ({rows} rows, {closes} closes; "
+                f"needs {MIN_TRAIN_ROWS} and {MIN_TRAIN_POSITIVES})"
+            )
+        return meta
+
+    def load(self, version: str) -> TrainedModel:
+        """The model, after every check in the module doc; RegistryError if unusable."""
+        meta = self.check(version)
+        path = self.versions_dir / version / MODEL_FILE
+        if not path.is_file():
+            raise RegistryError("artifact missing")
+        if file_sha256(path) != meta.get("artifact_sha256"):
+            raise RegistryError("artifact corrupt (checksum mismatch)")
+        try:
+            with warnings.catch_warnings():
+                # An estimator pickled by another scikit-learn may load and then misbehave.
+                warnings.simplefilter("error", InconsistentVersionWarning)
+                model = joblib.load(path)
+        except InconsistentVersionWarning as exc:
+            raise RegistryError(f"incompatible library versions: {exc}".splitlines()[0]) from None
+        except Exception as exc:  # any unpickling failure means the same: unusable
+            raise RegistryError(f"artifact unreadable ({exc.__class__.__name__})") from None
+        if not isinstance(model, TrainedModel):
+            raise RegistryError("artifact is not a closecast model")
+        if tuple(model.feature_names) != FEATURE_NAMES:
+            raise RegistryError("its feature list differs from this version's features")
+        model.version = version
+        return model
+
+    # ------------------------------------------------------------ pointers
+
+    def current(self) -> str | None:
+        try:
+            text = (self.root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return text or None
+
+    def history(self) -> list[str]:
+        try:
+            items = json.loads((self.root / HISTORY_FILE).read_text(encoding="utf-8"))
+            history = [str(v) for v in items] if isinstance(items, list) else []
+        except (OSError, ValueError):
+            history = []
+        current = self.current()
+        if current is not None and (not history or history[-1] != current):
+            history.append(current)  # a pointer set by hand still counts
+        return history
+
+    def _set(self, history: list[str]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.root / HISTORY_FILE, json.dumps(history) + "\n")
+        if history:
+            _write_atomic(self.root / CURRENT_FILE, history[-1] + "\n")
+        else:
+            (self.root / CURRENT_FILE).unlink(missing_ok=True)
+
+    def promote(self, version: str) -> None:
+        if version not in self.versions():
+            raise RegistryError(f"no model version {version!r} in {self.root}")
+        history = self.history()
+        if history and history[-1] == version:
+            return
+        self._set([*history, version])
+
+    def rollback(self) -> str | None:
+        """Make the previous current model current again; return it (None: the heuristic)."""
+        history = self.history()
+        if not history:
+            raise RegistryError("no model is current: nothing to roll back")
+        history.pop()
+        self._set(history)
+        return history[-1] if history else None
 
 
 def load_scorer(model_dir: Path | None, policy: Policy = DEFAULT) -> Scorer:
-    return Scorer(None, policy, fallback_note="no trained model registered: using the heuristic")
+    """A scorer with the current model, or the heuristic alone (and one warning) if none
+    can be trusted; never raises for a bad model directory."""
+    if model_dir is None:
+        note = "no model directory given: using the heuristic"
+    else:
+        registry = Registry(model_dir)
+        version = registry.current()
+        if version is None:
+            note = f"no trained model is current in {model_dir}: using the heuristic"
+        else:
+            try:
+                return Scorer(registry.load(version), policy)
+            except RegistryError as exc:
+                note = f"model {version} unusable ({exc}): using the heuristic"
+            except Exception as exc:  # a scorer must come back whatever the disk holds
+                note = f"model {version} unusable ({exc.__class__.__name__}): using the heuristic"
+    log.warning(note)
+    return Scorer(None, policy, fallback_note=note)

@@ -78,7 +78,9 @@ class Scorer:
     def score(self, X: np.ndarray, top: int = 3) -> ScoreBatch:
         n = X.shape[0]
         p = np.empty(n)
-        reasons: list[list[str]] = [[] for _ in range(n)]
+        # One shared placeholder, not a million empty lists: every row is overwritten below
+        # (by the model's reasons or the heuristic's), so the placeholder never escapes.
+        reasons: list[list[str]] = [[]] * n
         source = ["heuristic"] * n
         use_model = (
             self.model.accepts(X) if self.model is not None and n else np.zeros(n, dtype=bool)
@@ -87,14 +89,16 @@ class Scorer:
             assert self.model is not None
             Xm = X[use_model]
             p[use_model] = self.model.predict_proba(Xm)[:, 1]
-            for i, r in zip(np.flatnonzero(use_model), explain(Xm, self.model.terms(Xm), top)):
+            model_reasons = explain(Xm, self.model.terms(Xm), top)
+            for i, r in zip(np.flatnonzero(use_model), model_reasons, strict=True):
                 reasons[i] = r
                 source[i] = "model"
         rest = ~use_model
         if rest.any():
             Xh = X[rest]
             p[rest] = self.heuristic.predict_proba(Xh)[:, 1]
-            for i, r in zip(np.flatnonzero(rest), explain(Xh, self.heuristic.terms(Xh), top)):
+            rule_reasons = explain(Xh, self.heuristic.terms(Xh), top)
+            for i, r in zip(np.flatnonzero(rest), rule_reasons, strict=True):
                 reasons[i] = r
         return ScoreBatch(p, source, reasons)
 

@@ -4,6 +4,14 @@
 The most specific evidence wins: the clear need's expected value, then the open quote,
 then the customer's own order history (repeat business), then the lead's potential
 (expected yearly spend, so a quarter of it per 90-day horizon), then a default by size.
+
+Repeat business needs no separate model: the close label is "any `order_won` within the
+horizon", first or repeat (contract, "What close means"), so for an existing customer
+`p_close` *is* its chance to order again within the horizon, learned from the repeat
+orders of customers like it (orders so far, days since the last one, `dormant`), and
+`predicted_value = p_close x its average order` is the repeat business to expect. A
+dormant customer (no order for 90+ days) is scored the same way: its `p_close` is the
+chance it comes back, which is what the dormant list ranks by.
 """
 
 from __future__ import annotations

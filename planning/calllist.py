@@ -202,7 +202,7 @@ def _why(
         "past_12th_contact": f"{eff} effective contacts and no deal yet: {twelfth} is reached",
         "eligible_for_suspension": (
             f"may be suspended to the public pool: {eff} contacts, "
-            f"p_close {book.p_close[i]:.1%} under {policy.suspend_below_p:.0%}"
+            f"p_close {book.p_close[i]:.1%} under {policy.suspend_below_p:.1%}"
         ),
         "dormant_win_back": (
             f"dormant: no order for {book.days_since(book.last_order[i : i + 1])[0]:.0f} days"

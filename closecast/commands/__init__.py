@@ -6,13 +6,17 @@ from closecast.commands import (
     assign,
     calllist,
     demo,
+    evaluate,
     importer,
     manager,
+    modelcmd,
     pool,
     replay,
     report,
     score,
+    serve,
     simulate,
+    train,
 )
 
 COMMANDS: tuple[ModuleType, ...] = (
@@ -21,9 +25,13 @@ COMMANDS: tuple[ModuleType, ...] = (
     score,
     calllist,
     demo,
+    serve,
     importer,
     manager,
     pool,
     assign,
     report,
+    train,
+    evaluate,
+    modelcmd,
 )
