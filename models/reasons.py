@@ -13,10 +13,8 @@ names (a count like "14 effective contacts" repeats across thousands of rows).
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from string import Formatter
 from typing import Final
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features.customer import FEATURE_NAMES, INDEX
+from streams.replay import collector_paused
 
 _TIER_NAMES: Final = ("standard", "key", "vvip")
 _STAGE_NAMES: Final = ("no portrait", "doctor", "teacher", "friend", "brother")
@@ -158,23 +157,6 @@ def _render_term(term: Term, X: np.ndarray, rows: np.ndarray, positive: np.ndarr
     return lines[keys]
 
 
-@contextmanager
-def _bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building a million small lists.
-
-    The lists hold only strings, so they cannot form cycles; but each allocation counts
-    toward the collector's thresholds, and the full passes it triggers over every live
-    object cost ten times the building itself.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def explain(X: np.ndarray, terms: list[Term], top: int = 3) -> list[list[str]]:
     """For each row, the `top` largest contributions as '+ reason' / '- reason' lines."""
     n = X.shape[0]
@@ -196,5 +178,7 @@ def explain(X: np.ndarray, terms: list[Term], top: int = 3) -> list[list[str]]:
     # Ranks fill from the first, so a row's lines are its leading cells.
     counts = (best_i >= 0).sum(axis=1).tolist()
     cells = zip(*(r.tolist() for r in ranks), strict=True)
-    with _bulk_allocation():
+    # A million small lists of strings: no cycles, but the collector's passes over every
+    # live object would cost ten times the building itself.
+    with collector_paused():
         return [list(row[:c]) for row, c in zip(cells, counts, strict=True)]
