@@ -20,15 +20,13 @@ from typing import Final
 import numpy as np
 
 from features.policy import DEFAULT, Policy
-from streams.contract import CHANNELS, SOURCES, to_datetime
+from streams.contract import SOURCES, to_datetime
 from streams.state import DAY_US, STAGES, CustomerState, RepState
 
 CAP_DAYS: Final = 730.0
 _TIERS: Final = {"standard": 0.0, "key": 1.0, "vvip": 2.0}
 _SIZES: Final = {None: 0.0, "small": 1.0, "medium": 2.0, "large": 3.0}
 _STAGE_INDEX: Final = {name: float(i) for i, name in enumerate(STAGES)}
-# Positions of effective visits in CustomerState.by_channel (totals first, then effective).
-_VISIT_SLOTS: Final = tuple(len(CHANNELS) + CHANNELS.index(c) for c in ("visit", "hosted_visit"))
 
 FEATURES: Final[tuple[tuple[str, str], ...]] = (
     ("effective_contacts", "effective follow-ups so far (the twelve-contact rule counts these)"),
@@ -129,7 +127,7 @@ def customer_features(
     target = target_gap_days(state, policy)
     last_contact = times[-1] if times else None
     since_contact = _days(as_of, last_contact)
-    visits = sum(state.by_channel[i] for i in _VISIT_SLOTS)
+    visits = state.channel_count("visit", True) + state.channel_count("hosted_visit", True)
     since_order = _days(as_of, state.last_order_ts)
     clear = bool(state.clear_need)
     row = [

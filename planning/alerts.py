@@ -67,7 +67,7 @@ def prospects_contacted(book: Book, days: int = 7) -> Counter[str]:
     start = book.as_of - days * DAY_US
     counts: Counter[str] = Counter()
     for i in np.flatnonzero(book.last_contact > start).tolist():
-        for rep_id, ts in book.states[i].contact_reps:
+        for rep_id, ts in book.states[i].contact_rep_times():
             if start < ts <= book.as_of:
                 counts[rep_id] += 1
     return counts

@@ -71,7 +71,7 @@ def summarise(
     violations = sum(len(s.policy_flags()) for s in states.values() if s.suspensions)
     recent: dict[str, int] = {}
     for s in states.values():
-        for rep_id, ts in s.contact_reps:
+        for rep_id, ts in s.contact_rep_times():
             if as_of - WEEK_US < ts <= as_of:
                 recent[rep_id] = recent.get(rep_id, 0) + 1
     quiet = tuple(

@@ -22,6 +22,7 @@ from typing import Final
 
 from streams.contract import CHANNELS, REP_EVENT_TYPES, SECTIONS, Event
 from streams.state import (
+    CHANNEL_LANE_BITS,
     EARLY_CONTACT_TIMES,
     EMPTY_WEEK,
     MAX_CONTACT_TIMES,
@@ -139,17 +140,15 @@ def _contact_made(s: CustomerState, e: Event) -> None:
     s.contacts += 1
     s.last_contact_ts = _max(s.last_contact_ts, ts)
     index = _CHANNEL_INDEX[p["channel"]]
-    counts = list(s.by_channel)
-    counts[index] += 1
     if not p["effective"]:
-        s.by_channel = tuple(counts)
+        s.by_channel += 1 << (CHANNEL_LANE_BITS * index)
         return
-    counts[len(CHANNELS) + index] += 1
-    s.by_channel = tuple(counts)
+    s.by_channel += (1 << (CHANNEL_LANE_BITS * index)) + (
+        1 << (CHANNEL_LANE_BITS * (len(CHANNELS) + index))
+    )
     s.effective += 1
     s.first_contact_ts = _min(s.first_contact_ts, ts)
     _add_contact_time(s, ts)
-    _add_early_contact_time(s, ts)
     _note_contact_rep(s, e.rep_id, ts)
 
 
@@ -162,34 +161,36 @@ def _add_contact_time(s: CustomerState, ts: int) -> None:
     else:
         times = SortedInts.add(packed, ts, signed=True)
     if len(times) > 8 * MAX_CONTACT_TIMES:
+        # Only the newest are kept from here on; remember the oldest twelve so the
+        # twelve-contact rule stays exact. Until this first overflow every time is in
+        # `times`, so they are its first twelve.
+        early = s.early_contact_times
+        s.early_contact_times = (
+            times[: 8 * EARLY_CONTACT_TIMES] if not early else _with_early_time(early, ts)
+        )
         times = times[8:]
     s.contact_times = times
 
 
-def _add_early_contact_time(s: CustomerState, ts: int) -> None:
-    packed = s.early_contact_times
-    if len(packed) == 8 * EARLY_CONTACT_TIMES and ts >= int.from_bytes(
-        packed[-8:], "little", signed=True
-    ):
-        return  # the usual case: later than the oldest twelve, nothing to keep
-    times = SortedInts.add(packed, ts, signed=True)
-    if len(times) > 8 * EARLY_CONTACT_TIMES:
-        times = times[:-8]
-    s.early_contact_times = times
+def _with_early_time(packed: bytes, ts: int) -> bytes:
+    if ts >= int.from_bytes(packed[-8:], "little", signed=True):
+        return packed  # the usual case: later than the oldest twelve
+    return SortedInts.add(packed, ts, signed=True)[:-8]
 
 
 def _note_contact_rep(s: CustomerState, rep_id: str | None, ts: int) -> None:
     if rep_id is None:
         return
-    if len(s.contact_reps) == 1 and s.contact_reps[0][0] == rep_id:
+    flat = s.contact_reps
+    if len(flat) == 2 and flat[0] == rep_id:
         # The usual case: one rep follows the customer.
-        if ts > s.contact_reps[0][1]:
-            s.contact_reps = ((s.contact_reps[0][0], ts),)
+        if ts > flat[1]:  # type: ignore[operator]
+            s.contact_reps = (flat[0], ts)
         return
-    reps = dict(s.contact_reps)
-    if ts > reps.get(rep_id, -(2**63)):
+    reps = dict(zip(flat[::2], flat[1::2], strict=True))
+    if ts > reps.get(rep_id, -(2**63)):  # type: ignore[operator]
         reps[sys.intern(rep_id)] = ts
-        s.contact_reps = tuple(sorted(reps.items()))
+        s.contact_reps = tuple(x for pair in sorted(reps.items()) for x in pair)
 
 
 def _portrait_updated(s: CustomerState, e: Event) -> None:

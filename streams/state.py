@@ -43,11 +43,14 @@ def key_event_id(key: Key) -> str:
 # uses (the last 90 days at any sane cadence, the twelve-contact rule); older ones are
 # only counted. Keeping the newest N of a multiset is itself order-independent.
 MAX_CONTACT_TIMES: Final = 64
+# Width of one channel counter in CustomerState.by_channel: a trillion contacts a channel.
+CHANNEL_LANE_BITS: Final = 40
+_LANE_MASK: Final = (1 << CHANNEL_LANE_BITS) - 1
 TWELVE: Final = 12
 # The oldest effective contact times are kept too, this many: enough to tell exactly, for
 # any time, whether fewer than twelve effective contacts came before it (and how many),
 # however many came after. Keeping the oldest N of a multiset is order-independent.
-EARLY_CONTACT_TIMES: Final = TWELVE
+EARLY_CONTACT_TIMES: Final = TWELVE  # kept only once more than MAX_CONTACT_TIMES came
 DAY_US: Final = 86_400_000_000
 WEEK_US: Final = 7 * DAY_US
 
@@ -248,12 +251,16 @@ class CustomerState:
     never_suspend_changes: tuple[tuple[int, str, bool], ...]
     contacts: int
     effective: int
-    by_channel: tuple[int, ...]
+    # Contacts per channel, totals then effective ones, as 40-bit lanes of one integer: one
+    # object instead of a tuple of twelve (read it with channel_counts / channel_count).
+    by_channel: int
     contact_times: bytes
     early_contact_times: bytes
     first_contact_ts: int | None
     last_contact_ts: int | None
-    contact_reps: tuple[tuple[str, int], ...]
+    # Each rep's newest effective contact, flat and sorted by rep: (rep, ts, rep, ts, ...);
+    # flat because a tuple of pairs costs twice the memory. Read it with contact_rep_times().
+    contact_reps: tuple[str | int, ...]
     sections: int
     portrait_updates: int
     portrait_last_ts: int | None
@@ -300,7 +307,7 @@ class CustomerState:
         self.never_suspend_changes = ()
         self.contacts = 0
         self.effective = 0
-        self.by_channel = (0,) * (2 * len(CHANNELS))
+        self.by_channel = 0
         self.contact_times = b""
         self.early_contact_times = b""
         self.first_contact_ts = None
@@ -426,10 +433,12 @@ class CustomerState:
         rule is judged exactly. Above, exact while fewer than MAX_CONTACT_TIMES effective
         contacts fall at or after `ts`, since all of those are among the newest kept.
         """
+        view = SortedInts.view(self.contact_times, signed=True)
+        if not self.early_contact_times:  # every effective contact's time is in view
+            return bisect_left(view, ts)
         early = bisect_left(SortedInts.view(self.early_contact_times, signed=True), ts)
         if early < EARLY_CONTACT_TIMES:
             return early
-        view = SortedInts.view(self.contact_times, signed=True)
         after = len(view) - bisect_left(view, ts)
         return self.effective - after
 
@@ -464,11 +473,19 @@ class CustomerState:
         return flags
 
     def channel_counts(self, effective_only: bool = False) -> dict[str, int]:
-        offset = len(CHANNELS) if effective_only else 0
-        return {c: self.by_channel[offset + i] for i, c in enumerate(CHANNELS)}
+        return {c: self.channel_count(c, effective_only) for c in CHANNELS}
+
+    def channel_count(self, channel: str, effective_only: bool = False) -> int:
+        lane = CHANNELS.index(channel) + (len(CHANNELS) if effective_only else 0)
+        return (self.by_channel >> (CHANNEL_LANE_BITS * lane)) & _LANE_MASK
+
+    def contact_rep_times(self) -> list[tuple[str, int]]:
+        """(rep, newest effective contact time) for every rep who contacted the customer."""
+        flat = self.contact_reps
+        return list(zip(flat[::2], flat[1::2], strict=True))  # type: ignore[arg-type]
 
     def last_contact_by(self, rep_id: str) -> int | None:
-        for rep, ts in self.contact_reps:
+        for rep, ts in self.contact_rep_times():
             if rep == rep_id:
                 return ts
         return None
@@ -672,6 +689,8 @@ def _b64(data: bytes) -> str:
 
 
 def _encode(name: str, value: Any) -> Any:
+    if name == "by_channel":  # JSON readers choke on integers past 64 bits
+        return [(value >> (CHANNEL_LANE_BITS * i)) & _LANE_MASK for i in range(2 * len(CHANNELS))]
     if name in _SET_FIELDS:
         return _b64(IdSet.canonical(value))
     if name in _BYTES_FIELDS:
@@ -684,6 +703,8 @@ def _encode(name: str, value: Any) -> Any:
 
 
 def _decode(name: str, value: Any) -> Any:
+    if name == "by_channel":
+        return sum(count << (CHANNEL_LANE_BITS * i) for i, count in enumerate(value))
     if name in _SET_FIELDS or (name in _BYTES_FIELDS and value is not None):
         return base64.b64decode(value)
     if name == "suspensions":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -246,7 +247,7 @@ def test_contact_reps_last_effective_contact_per_rep() -> None:
         contact(DAY, rep="r2"),
         contact(9 * DAY, rep="r2", effective=False),
     )
-    assert s.contact_reps == (("r1", T0 + 3 * DAY), ("r2", T0 + DAY))
+    assert s.contact_rep_times() == [("r1", T0 + 3 * DAY), ("r2", T0 + DAY)]
     assert s.last_contact_by("r2") == T0 + DAY
     assert s.last_contact_by("r9") is None
 
@@ -542,6 +543,23 @@ def test_early_violation_still_flagged_after_many_later_contacts() -> None:
     # And a suspension after twelve is still fine however many come later.
     twelve = [contact(d * HOUR) for d in range(12)]
     assert both_orders(*twelve, suspended, *after).policy_flags() == []
+
+
+def test_many_contacts_any_order_same_state() -> None:
+    # Past MAX_CONTACT_TIMES only the newest times and the oldest twelve are kept; which
+    # ones those are must not depend on the order the contacts arrive in.
+    before = [contact(d * HOUR) for d in range(8)]
+    suspended = E("customer_suspended", DAY, reason="timing")
+    after = [contact(2 * DAY + d * HOUR) for d in range(MAX_CONTACT_TIMES + 9)]
+    events = [*before, suspended, *after]
+    expected = fold(*events)
+    rng = random.Random(5)
+    for _ in range(20):
+        shuffled = events[:]
+        rng.shuffle(shuffled)
+        assert fold(*shuffled) == expected
+    assert expected.effective_before(T0 + DAY) == 8
+    assert "after 8 effective contacts" in expected.policy_flags()[0]
 
 
 def test_effective_before_with_many_contacts() -> None:
