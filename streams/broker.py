@@ -867,12 +867,16 @@ def kill_broker(sig: int = signal.SIGKILL) -> int:
     """Send ``sig`` to the running broker (default SIGKILL, an ungraceful crash).
 
     Returns the pid signalled. For fault tests: after SIGKILL, :func:`start` brings the
-    broker back on the same data (KRaft recovers its logs).
+    broker back on the same data (KRaft recovers its logs). After SIGKILL this waits until
+    the process is gone: a JVM takes a moment to die, and a :func:`start` in that moment
+    found the dying broker "running", waited for it, and failed when it exited.
     """
     pid = _running_pid()
     if pid is None:
         raise BrokerError("no local Kafka broker is running")
     os.kill(pid, sig)
+    if sig == signal.SIGKILL and not _wait_gone(pid, 30):
+        raise BrokerError(f"broker pid {pid} survived SIGKILL for 30 s")
     return pid
 
 

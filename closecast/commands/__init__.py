@@ -11,12 +11,14 @@ from closecast.commands import (
     manager,
     modelcmd,
     pool,
+    produce,
     replay,
     report,
     score,
     serve,
     simulate,
     train,
+    worker,
 )
 
 COMMANDS: tuple[ModuleType, ...] = (
@@ -26,6 +28,8 @@ COMMANDS: tuple[ModuleType, ...] = (
     calllist,
     demo,
     serve,
+    produce,
+    worker,
     importer,
     manager,
     pool,

@@ -1,0 +1,223 @@
+"""The Faust app factory: one call wires settings, topics, tables, agents, scorer and views.
+
+`build(settings)` returns a `Worker` holding every part, so unit tests can drive the agents
+with `agent.test_context()` on a `memory://` store and the CLI can run the same app on
+RocksDB against the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from features.policy import Policy
+from models.registry import load_scorer
+from models.scoring import Scorer
+from streams.agents import Agents, define_agents
+from streams.batches import EventsBatch, RepsBatch
+from streams.livescore import LiveScorer
+from streams.progress import Progress
+from streams.repdirectory import RepDirectory, follow_changelog
+from streams.settings import StreamSettings
+from streams.tables import Tables, define_tables
+from streams.topics import Topics, define_topics
+from streams.web import ApiContext, register_views
+
+# Rep states hold every event id their rep touched (8 bytes each, base64 in JSON), so a
+# busy rep's changelog record outgrows Kafka's 1 MB default; our topics allow this much.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class Worker:
+    settings: StreamSettings
+    app: faust.App
+    topics: Topics
+    tables: Tables
+    agents: Agents
+    events: EventsBatch
+    reps: RepsBatch
+    scorer: LiveScorer
+    directory: RepDirectory
+    progress: Progress
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def create_app(settings: StreamSettings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=settings.broker_url(),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=settings.standby_replicas,
+        processing_guarantee=settings.processing_guarantee,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout / 10),
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=20000,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        producer_linger=0.0,
+        # A send the broker never answers fails after this (faust's default is 20 min),
+        # which stops the agent before its batch is acknowledged instead of hanging.
+        producer_request_timeout=30.0,
+        web_enabled=settings.web_enabled,
+        web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        web_host=settings.web_bind,
+        # Faust's built-in endpoints list table contents (/table), key routing (/router),
+        # the topology (/graph) and statistics (/stats, /assignment, /performance) to
+        # anyone who asks. None of them checks a token, so none is served.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
+        debug=False,
+    )
+
+
+def build(
+    settings: StreamSettings,
+    scorer: Scorer | None = None,
+    policy: Policy | None = None,
+    api_token: str = "",
+) -> Worker:
+    policy = policy or Policy.from_env()
+    scorer = scorer or load_scorer(None, policy)
+    app = create_app(settings)
+    topics = define_topics(app, settings, MAX_MESSAGE_BYTES)
+    tables = define_tables(app, settings, MAX_MESSAGE_BYTES)
+    progress = Progress()
+    directory = RepDirectory()
+
+    declared = _once(_declarer(topics, settings))
+    live = LiveScorer(
+        scorer,
+        policy,
+        tables.scores,
+        topics.scores,
+        directory,
+        progress,
+        settings.score_interval,
+        settings.score_max_batch,
+        settings.score_cpu_share,
+        settings.events_topic,
+    )
+    events = EventsBatch(
+        tables.customers,
+        topics.rep_events,
+        topics.events,
+        topics.deadletter,
+        live,
+        progress,
+        settings.partitions,
+        settings.await_delivery,
+        settings.cache_size,
+        declared,
+    )
+    live.events = events
+    live.ready = declared
+    reps = RepsBatch(tables.reps, topics.deadletter, progress, settings.await_delivery, declared)
+    agents = define_agents(app, settings, topics, events, reps)
+    worker = Worker(settings, app, topics, tables, agents, events, reps, live, directory, progress)
+    context = ApiContext(
+        tables, directory, progress, scorer, policy, api_token, lambda: len(live.pending)
+    )
+    register_views(app, context)
+    _wire_lifecycle(worker)
+    return worker
+
+
+def _declarer(topics: Topics, settings: StreamSettings) -> Callable[[], Awaitable[None]]:
+    async def declare() -> None:
+        # Nobody consumes the scores and dead-letter topics here, so faust does not
+        # create them; a send to a missing topic stalls in the client's metadata wait.
+        if settings.await_delivery:
+            await topics.scores.maybe_declare()
+            await topics.deadletter.maybe_declare()
+
+    return declare
+
+
+def _once(step: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """`step` run by the first caller; later (and concurrent) callers wait for it."""
+    lock = asyncio.Lock()
+    done = False
+
+    async def run() -> None:
+        nonlocal done
+        if done:
+            return
+        async with lock:
+            if not done:
+                await step()
+                done = True
+
+    return run
+
+
+_background: set[asyncio.Future[int]] = set()
+
+
+def _wire_lifecycle(worker: Worker) -> None:
+    app = worker.app
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Another worker may now own some of these keys: forget what we cached of them.
+        worker.events.cache.clear()
+        worker.reps.cache.clear()
+        worker.scorer.forget()
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        worker.events.cache.clear()
+        worker.reps.cache.clear()
+
+    @app.on_rebalance_complete.connect
+    async def _recovered(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # In the background: the agents resume as soon as this returns.
+        task = asyncio.ensure_future(
+            worker.scorer.reconcile(worker.tables.customers, worker.settings.partitions)
+        )
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    @app.task
+    async def _quiet_buffer() -> None:
+        # Faust warns and throttles whenever its send buffer holds over 100 records; every
+        # batch here writes thousands at once and then waits for them itself.
+        app.producer.buffer.max_messages = 10 * worker.settings.batch_max
+
+    @app.task
+    async def _score() -> None:
+        await worker.scorer.run(worker.stop)
+
+    @app.task
+    async def _follow_reps() -> None:
+        settings = worker.settings
+        bootstrap = settings.broker_url().replace("kafka://", "").replace(";", ",")
+        await follow_changelog(
+            worker.directory,
+            worker.tables.reps.changelog_topic.get_topic_name(),
+            bootstrap,
+            settings.partitions,
+            worker.stop,
+            MAX_MESSAGE_BYTES,
+        )
+
+    @app.on_before_shutdown.connect
+    async def _stopping(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Let a scoring pass in flight finish its sends while the producer still runs.
+        worker.stop.set()
+        await worker.scorer.stopped(timeout=10)

@@ -1,0 +1,370 @@
+"""What the agents do with one batch of messages: decode, fold, forward, write back.
+
+The fold is `streams.fold.apply` / `apply_rep`, the very functions the replay uses; nothing
+here decides what an event means. This module only decides what to send where, and in
+which order, so that a crash at any instant loses nothing (see streams/README.md):
+
+1. decode every message by the contract; bad ones become dead letters;
+2. fold the customer events into their states (kept decoded in memory between batches);
+3. send the rep side of each *newly applied* event, the dead letters and the re-keyed
+   messages, and wait until the broker has them;
+4. only then write the changed states back to the table, and wait for the changelog.
+
+After step 3 a state that holds an event implies its rep side was delivered, so a
+redelivered event that the state already holds needs no new forward: a duplicate is
+dropped exactly as the replay drops it. Duplicates still write their (unchanged) state
+back, which re-sends a changelog record that a crash may have lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+import orjson
+from aiokafka.partitioner import murmur2
+from faust import streams as faust_streams
+
+from streams.contract import Event, InvalidEvent, parse
+from streams.deadletter import reject
+from streams.fold import apply, apply_rep, touches_customer
+from streams.progress import Progress
+from streams.state import CustomerState, RepState
+from streams.tables import (
+    TrackedTable,
+    decode_customer,
+    decode_rep,
+    encode_customer,
+    encode_rep,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Sendable(Protocol):
+    """A faust topic (or a test double): `await send(...)` returns the delivery future."""
+
+    async def send(self, *, key: bytes | None, value: bytes) -> Any: ...
+
+
+Ready = Callable[[], Awaitable[None]]
+
+
+async def no_wait() -> None:
+    return None
+
+
+class ScoreQueue(Protocol):
+    def mark(self, key: bytes, partition: int) -> None: ...
+
+
+class _PlaceMessage:
+    __slots__ = ("partition", "topic")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic = topic
+        self.partition = partition
+
+
+class Place:
+    """Stands in for faust's current event where only its topic and partition matter:
+    for table reads and writes made outside a batch (the scorer's)."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = _PlaceMessage(topic, partition)
+
+
+@functools.cache
+def place(topic: str, partition: int) -> Place:
+    # Cached: faust keeps only a weak reference to its current event.
+    return Place(topic, partition)
+
+
+@contextlib.contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make `event` faust's current event while a table is read or written.
+
+    Faust picks the local RocksDB partition and the changelog partition of a table write
+    from the event being processed. A batch holds events of several partitions, so each
+    write names the event (of the key's own partition) it is made for.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
+class Deliveries:
+    """Sends of one batch, and a wait until the broker has acknowledged them all."""
+
+    def __init__(self, await_delivery: bool) -> None:
+        self.await_delivery = await_delivery
+        self.pending: list[Any] = []
+
+    async def send(self, topic: Sendable, key: bytes | None, value: bytes) -> None:
+        fut = await topic.send(key=key, value=value)
+        if self.await_delivery:
+            self.pending.append(fut)
+
+    async def delivered(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java's and aiokafka's) gives `key`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def dead_letter(message: Any, reason: str) -> bytes:
+    """A dead-letter record: where the message was, why it was refused, its raw text."""
+    raw = message.value if isinstance(message.value, bytes) else b""
+    rejection = reject(f"{message.topic}[{message.partition}]", message.offset, raw, reason)
+    record = rejection.to_dict()
+    record["key"] = message.key.decode("utf-8", "replace") if message.key else None
+    return orjson.dumps(record)
+
+
+class Cache:
+    """Decoded states by key, so a busy customer is not decoded from JSON per event.
+
+    Only the agent that owns a key's partition writes it, so the cache cannot go stale
+    while the partition stays assigned; it is cleared whenever partitions move.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: dict[bytes, Any] = {}
+
+    def get(self, key: bytes) -> Any:
+        return self.items.get(key)
+
+    def put(self, key: bytes, value: Any) -> None:
+        items = self.items
+        items[key] = value
+        if len(items) > self.limit:
+            # Evict the oldest tenth at once (insertion order): cheap per put, and a
+            # cold key is only decoded from the table again.
+            for old in list(itertools.islice(items, max(1, self.limit // 10))):
+                del items[old]
+
+    def clear(self) -> None:
+        self.items.clear()
+
+
+class EventsBatch:
+    """Folds batches of the events topic into the customer table."""
+
+    def __init__(
+        self,
+        customers: TrackedTable,
+        rep_events: Sendable,
+        events: Sendable,
+        deadletter: Sendable,
+        scores: ScoreQueue,
+        progress: Progress,
+        partitions: int,
+        await_delivery: bool,
+        cache_size: int,
+        ready: Ready = no_wait,
+    ) -> None:
+        self.ready = ready
+        self.customers = customers
+        self.rep_events = rep_events
+        self.events = events
+        self.deadletter = deadletter
+        self.scores = scores
+        self.progress = progress
+        self.partitions = partitions
+        self.await_delivery = await_delivery
+        self.cache = Cache(cache_size)
+        self._partition_memo: dict[bytes, int] = {}
+
+    def state(self, key: bytes, event: Any) -> CustomerState | None:
+        """The customer's current state: from memory, else from the table."""
+        state: CustomerState | None = self.cache.get(key)
+        if state is None:
+            with acting_for(event):
+                raw = self.customers.get(key)
+            if raw is not None:
+                state = decode_customer(raw)
+                self.cache.put(key, state)
+        return state
+
+    def _well_placed(self, message: Any, event: Event) -> bytes | None:
+        """The key the message should have had, or None if it is where it belongs."""
+        wanted = event.partition_key.encode()
+        memo = self._partition_memo
+        partition = memo.get(wanted)
+        if partition is None:
+            partition = memo[wanted] = partition_of(wanted, self.partitions)
+            if len(memo) > 1_000_000:
+                memo.clear()
+        if message.key == wanted and message.partition == partition:
+            return None
+        return wanted
+
+    async def process(self, batch: Sequence[Any]) -> Progress:
+        """Handle one batch of faust events (message + value); return what it did."""
+        await self.ready()
+        started = time.perf_counter()
+        progress = self.progress
+        out = Deliveries(self.await_delivery)
+        forwards: dict[bytes, list[bytes]] = {}
+        changed: dict[bytes, tuple[CustomerState, Any]] = {}
+        done = Progress()
+        for event in batch:
+            message = event.message
+            raw = message.value
+            done.messages += 1
+            try:
+                decoded = parse(raw if isinstance(raw, bytes) else b"")
+            except InvalidEvent as exc:
+                await out.send(self.deadletter, message.key, dead_letter(message, str(exc)))
+                done.rejected += 1
+                continue
+            try:
+                wanted = self._well_placed(message, decoded)
+                if wanted is not None:
+                    # Outside producers may key by something else; co-partitioning needs
+                    # the customer's (or rep's) key, so the event goes round once more.
+                    await out.send(self.events, wanted, raw)
+                    done.rekeyed += 1
+                    continue
+                if not touches_customer(decoded):
+                    # rep_joined / rep_left: the rep's alone.
+                    forwards.setdefault(decoded.partition_key.encode(), []).append(raw)
+                    progress.see(decoded.ts)
+                    continue
+                key = message.key
+                before = changed[key][0] if key in changed else self.state(key, event)
+                after = apply(before, decoded)
+                changed[key] = (after, event)
+                if after is before:
+                    done.duplicates += 1
+                    continue
+                done.applied += 1
+                progress.see(decoded.ts)
+                if decoded.rep_id is not None:
+                    forwards.setdefault(decoded.rep_id.encode(), []).append(raw)
+            except Exception as exc:  # never let one message stop the agent
+                log.exception(
+                    "event at %s[%s]@%s failed", message.topic, message.partition, message.offset
+                )
+                reason = f"internal: {type(exc).__name__} while folding (see worker log)"
+                await out.send(self.deadletter, message.key, dead_letter(message, reason))
+                done.rejected += 1
+        for rep_key, lines in forwards.items():
+            await out.send(self.rep_events, rep_key, b"\n".join(lines))
+        # The rep sides first: a state written below may then be trusted to imply them.
+        waiting = time.perf_counter()
+        await out.delivered()
+        written = time.perf_counter()
+        for key, (state, event) in changed.items():
+            self.cache.put(key, state)
+            with acting_for(event):
+                self.customers[key] = encode_customer(state)
+            self.scores.mark(key, event.message.partition)
+        flushing = time.perf_counter()
+        await self.customers.delivered()
+        done.wait_seconds = (written - waiting) + (time.perf_counter() - flushing)
+        done.work_seconds = (waiting - started) + (flushing - written)
+        _add(progress, done)
+        return done
+
+
+class RepsBatch:
+    """Folds batches of the rep-events topic into the rep table."""
+
+    def __init__(
+        self,
+        reps: TrackedTable,
+        deadletter: Sendable,
+        progress: Progress,
+        await_delivery: bool,
+        ready: Ready = no_wait,
+    ) -> None:
+        self.ready = ready
+        self.reps = reps
+        self.deadletter = deadletter
+        self.progress = progress
+        self.await_delivery = await_delivery
+        self.cache = Cache(100_000)
+
+    def state(self, key: bytes, event: Any) -> RepState | None:
+        state: RepState | None = self.cache.get(key)
+        if state is None:
+            with acting_for(event):
+                raw = self.reps.get(key)
+            if raw is not None:
+                state = decode_rep(raw)
+                self.cache.put(key, state)
+        return state
+
+    async def process(self, batch: Sequence[Any]) -> Progress:
+        await self.ready()
+        out = Deliveries(self.await_delivery)
+        touched: dict[bytes, tuple[RepState, Any]] = {}
+        done = Progress()
+        for event in batch:
+            message = event.message
+            done.rep_messages += 1
+            key = message.key or b""
+            value = message.value if isinstance(message.value, bytes) else b""
+            for line in value.split(b"\n"):
+                try:
+                    decoded = parse(line)
+                    if decoded.rep_id is None or decoded.rep_id.encode() != key:
+                        raise InvalidEvent("rep_id: does not match the rep-events key")
+                    before = touched[key][0] if key in touched else self.state(key, event)
+                    # Always written back, duplicate or not: see the module docstring.
+                    touched[key] = (apply_rep(before, decoded), event)
+                    done.rep_events += 1
+                except Exception as exc:  # a foreign or broken message: keep it, go on
+                    reason = str(exc) if isinstance(exc, InvalidEvent) else repr(exc)
+                    await out.send(self.deadletter, key, dead_letter(_Line(message, line), reason))
+                    done.rejected += 1
+        await out.delivered()
+        for key, (state, event) in touched.items():
+            self.cache.put(key, state)
+            value = encode_rep(state)
+            with acting_for(event):
+                self.reps[key] = value
+        await self.reps.delivered()
+        _add(self.progress, done)
+        return done
+
+
+class _Line:
+    """One line of a rep-events message, shaped like a message for `dead_letter`."""
+
+    def __init__(self, message: Any, line: bytes) -> None:
+        self.topic = message.topic
+        self.partition = message.partition
+        self.offset = message.offset
+        self.key = message.key
+        self.value = line
+
+
+def _add(total: Progress, part: Progress) -> None:
+    total.messages += part.messages
+    total.applied += part.applied
+    total.duplicates += part.duplicates
+    total.rejected += part.rejected
+    total.rekeyed += part.rekeyed
+    total.rep_messages += part.rep_messages
+    total.rep_events += part.rep_events
+    total.work_seconds += part.work_seconds
+    total.wait_seconds += part.wait_seconds
+    total.batches += 1

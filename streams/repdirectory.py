@@ -1,0 +1,117 @@
+"""Every rep's latest state, in every worker, for scoring customers.
+
+A customer's score needs its owner's rep state, but the rep table is partitioned by rep,
+so with several workers most reps live elsewhere. Reps are few (tens to hundreds), so
+each worker keeps all of them: a plain consumer, outside the consumer group, reads every
+partition of the rep table's changelog from the beginning and keeps the newest value of
+each rep. A GlobalTable would do the same inside faust; this is simpler to reason about
+and to test, and it never takes part in rebalancing.
+
+Consistency: eventual. A rep's state here lags the rep table by the changelog's delivery
+(milliseconds), the rep agent's batch (`rep_batch_within`) and the decode interval
+(`refresh`, 1 s). Rep features (tenure,
+26-week conversion, 4-week activity) move slowly, so a score computed in that window
+differs at most in the rep's very latest events; the customer's own state is never late.
+Values are kept raw and decoded only when a score needs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.state import RepState
+from streams.tables import decode_rep
+
+log = logging.getLogger(__name__)
+
+
+class RepDirectory:
+    """The newest raw value of every rep; decoded on demand, at most once per `refresh` s.
+
+    A busy rep's state is large (it keeps its events' ids) and changes with almost every
+    batch; decoding it for every scoring pass would cost more than the scoring. Between
+    two decodes of one rep, scores use the previous one: at most `refresh` seconds older.
+    """
+
+    def __init__(self, refresh: float = 1.0) -> None:
+        self.refresh = refresh
+        self._raw: dict[str, bytes] = {}
+        self._decoded: dict[str, tuple[bytes, float, RepState]] = {}
+
+    def update(self, rep_id: bytes, value: bytes | None) -> None:
+        key = rep_id.decode("utf-8", "replace")
+        if value is None:
+            self._raw.pop(key, None)
+            self._decoded.pop(key, None)
+        else:
+            self._raw[key] = value
+
+    def get(self, rep_id: str) -> RepState | None:
+        raw = self._raw.get(rep_id)
+        if raw is None:
+            return None
+        memo = self._decoded.get(rep_id)
+        now = time.monotonic()
+        if memo is None or (memo[0] is not raw and now - memo[1] >= self.refresh):
+            memo = self._decoded[rep_id] = (raw, now, decode_rep(raw))
+        return memo[2]
+
+    def snapshot(self, rep_ids: Iterable[str] | None = None) -> dict[str, RepState]:
+        """The reps asked for (default: every known rep), decoded."""
+        wanted = self._raw if rep_ids is None else rep_ids
+        out = {}
+        for rep_id in wanted:
+            state = self.get(rep_id)
+            if state is not None:
+                out[rep_id] = state
+        return out
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+async def follow_changelog(
+    directory: RepDirectory,
+    topic: str,
+    bootstrap: str,
+    partitions: int,
+    stop: asyncio.Event,
+    max_fetch_bytes: int,
+) -> None:
+    """Feed `directory` from every partition of `topic` until `stop` is set."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=max_fetch_bytes,
+        fetch_max_bytes=max(max_fetch_bytes, 52_428_800),
+    )
+    await consumer.start()
+    try:
+        if not await _exists(consumer, topic, stop):
+            return
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    if record.key is not None:
+                        directory.update(record.key, record.value)
+    finally:
+        await consumer.stop()
+
+
+async def _exists(consumer: AIOKafkaConsumer, topic: str, stop: asyncio.Event) -> bool:
+    # The worker declares the changelog topic itself as it starts; wait until it exists.
+    while not stop.is_set():
+        if topic in await consumer.topics():
+            return True
+        await asyncio.sleep(0.5)
+    return False

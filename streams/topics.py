@@ -1,0 +1,52 @@
+"""The worker's topics. Every value is raw bytes: we decode by the contract ourselves, so a
+message that breaks it can be dead-lettered with its exact bytes and the reason.
+
+- events: the contract's log, keyed by `customer_id` (`rep_id` for rep_joined/rep_left).
+  Outside tools write it, so it is declared but never assumed well keyed.
+- rep events: internal. The rep side of the events (rep events, and customer events that
+  name a rep), keyed by `rep_id`, so each rep's state has one owner. One message carries
+  a rep's events of one batch as JSON Lines: reps are few and busy, and one message per
+  event would cost the worker more than folding them.
+- scores: every re-score of a customer (JSON), keyed by `customer_id`.
+- dead letters: rejected messages, their reason and their (redacted) raw text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams.settings import StreamSettings
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: Any
+    rep_events: Any
+    scores: Any
+    deadletter: Any
+
+
+def _raw(app: faust.App, name: str, partitions: int, max_bytes: int) -> Any:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=True,  # the worker creates it (with our partition count) if missing
+        config={"max.message.bytes": max_bytes},
+    )
+
+
+def define_topics(app: faust.App, settings: StreamSettings, max_bytes: int) -> Topics:
+    n = settings.partitions
+    return Topics(
+        events=_raw(app, settings.events_topic, n, max_bytes),
+        rep_events=_raw(app, settings.reps_topic, n, max_bytes),
+        scores=_raw(app, settings.scores_topic, n, max_bytes),
+        deadletter=_raw(app, settings.deadletter_topic, 1, max_bytes),
+    )

@@ -1,0 +1,225 @@
+"""The Faust worker on the real broker gives exactly the replay's states.
+
+Each test runs `closecast worker` as a subprocess under a fresh app id (so its topics,
+consumer group and changelogs are its own), feeds it a simulated log, reads its tables
+through its authenticated web views, and compares every customer's and rep's `to_dict()`
+with `streams.replay.replay_files` on the same file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from workerproc import (
+    TOKEN,
+    WorkerProcess,
+    delete_topics,
+    fresh_app_id,
+    lag,
+    produce,
+    read_topic,
+    wait_for,
+)
+
+from streams import broker
+from streams.replay import Snapshot, replay_files
+from training.simulator import SimulationConfig, simulate, write_log
+
+pytestmark = pytest.mark.live
+
+BAD_LINES = [
+    b"{this is not json",
+    b'{"event_id": "bad-1", "type": "contact_made", "occurred_at": "2025-02-01T10:00:00"}',
+    b'{"event_id": "bad-2", "type": "teleported", "occurred_at": "2025-02-01T10:00:00Z",'
+    b' "customer_id": "c000001", "rep_id": "r001", "payload": {}}',
+    b'{"event_id": "bad-3", "type": "portrait_updated", "occurred_at": "2025-02-01T10:00:00Z",'
+    b' "customer_id": "c000002", "rep_id": "r001",'
+    b' "payload": {"section": "extended", "fields": {"wife": null}}}',
+]
+
+
+def _log(path: Path, customers: int, reps: int, days: int, seed: int) -> Path:
+    """A simulated log with bad lines and re-sent (duplicate) events mixed in."""
+    write_log(SimulationConfig(customers, reps, days, seed), path)
+    lines = path.read_bytes().splitlines()
+    mixed: list[bytes] = []
+    for i, line in enumerate(lines):
+        mixed.append(line)
+        if i % 97 == 0:
+            mixed.append(line)  # a producer's retry: the same event again
+        if i % (len(lines) // len(BAD_LINES) + 1) == 7:
+            mixed.append(BAD_LINES[len(mixed) % len(BAD_LINES)])
+    mixed.extend(BAD_LINES)
+    path.write_bytes(b"\n".join(mixed) + b"\n")
+    return path
+
+
+def _expected(path: Path) -> tuple[dict[str, Any], dict[str, Any], Snapshot]:
+    snap = replay_files([path])
+    customers = {k: v.to_dict() for k, v in snap.customers.items()}
+    reps = {k: v.to_dict() for k, v in snap.reps.items()}
+    return customers, reps, snap
+
+
+def _same_states(worker: WorkerProcess, customers: dict[str, Any], reps: dict[str, Any]) -> bool:
+    return worker.customers() == customers and worker.reps() == reps
+
+
+def _wait_same(
+    worker: WorkerProcess, customers: dict[str, Any], reps: dict[str, Any], timeout: float
+) -> None:
+    wait_for(lambda: _same_states(worker, customers, reps), timeout, "the replay's states", worker)
+
+
+def _diff(worker: WorkerProcess, customers: dict[str, Any], reps: dict[str, Any]) -> str:
+    got_c, got_r = worker.customers(), worker.reps()
+    wrong = [k for k in set(customers) | set(got_c) if customers.get(k) != got_c.get(k)]
+    wrong_r = [k for k in set(reps) | set(got_r) if reps.get(k) != got_r.get(k)]
+    return f"{len(wrong)} customers differ (e.g. {wrong[:5]}), reps differ: {wrong_r[:5]}"
+
+
+@pytest.fixture()
+def app_id(kafka_broker: broker.BrokerInfo) -> Iterator[str]:
+    """A fresh app id (consumer group, topics, changelogs); its topics are removed after."""
+    name = fresh_app_id()
+    yield name
+    delete_topics(name)
+
+
+def test_worker_tables_equal_the_replay_and_bad_messages_are_dead_lettered(
+    app_id: str, tmp_path: Path
+) -> None:
+    log = _log(tmp_path / "log.jsonl", customers=150, reps=6, days=150, seed=21)
+    customers, reps, snap = _expected(log)
+    out = produce(app_id, log)
+    assert f"sent {sum(1 for line in log.read_bytes().splitlines() if line.strip()):,}" in out
+    worker = WorkerProcess(app_id, tmp_path / "w", tmp_path / "worker.log").start()
+    try:
+        # A message under a wrong key and one without a key: both must be re-keyed.
+        first = next(line for line in log.read_bytes().splitlines() if b"lead_created" in line)
+        _send_raw(f"{app_id}-events", [(b"not-the-customer", first), (None, first)])
+        # Every line, the two strays, and the two copies they were re-sent as.
+        wait_for(
+            lambda: worker.progress().get("messages") == snap.stats.events_read + 4,
+            120,
+            "every message",
+            worker,
+        )
+        _wait_same(worker, customers, reps, 30)
+        progress = worker.progress()
+        assert progress["rekeyed"] == 2
+        assert progress["rejected"] == snap.stats.rejected > 0
+        letters = [
+            orjson.loads(v) for _, v in read_topic(f"{app_id}-deadletter", snap.stats.rejected)
+        ]
+        reasons = sorted(letter["reason"].split(":")[0] for letter in letters)
+        assert reasons == sorted(snap.stats.reasons.elements())
+        assert all(letter["raw"] and letter["raw_sha256"] for letter in letters)
+        # Scores follow: every customer is scored, with its final event count.
+        wait_for(lambda: _all_scored(worker, snap), 60, "every customer's score", worker)
+        # The views want the token; faust's own table views are not there at all.
+        some = sorted(customers)[0]
+        assert worker.status(f"/customers/{some}/", None)[0] == 401
+        assert worker.status(f"/customers/{some}/", "wrong")[0] == 401
+        for path in ("/table/customers/", "/table/", "/router/", "/stats/", "/graph/"):
+            status, body = worker.status(path, None)
+            assert status == 404 and some.encode() not in body, path
+        owner = snap.customers[some].owner or sorted(reps)[0]
+        calllist = worker.get(f"/reps/{owner}/calllist/")
+        assert calllist is not None and calllist["rep_id"] == owner
+    finally:
+        worker.stop()
+
+
+def _all_scored(worker: WorkerProcess, snap: Snapshot) -> bool:
+    for customer_id in list(snap.customers)[::10]:
+        score = worker.get(f"/customers/{customer_id}/score/")
+        if not score or score["events"] != snap.customers[customer_id].events:
+            return False
+    return True
+
+
+def _send_raw(topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers())
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def test_sigkill_mid_stream_then_a_lost_store_lose_and_double_nothing(
+    app_id: str, tmp_path: Path
+) -> None:
+    log = _log(tmp_path / "log.jsonl", customers=700, reps=10, days=200, seed=22)
+    customers, reps, snap = _expected(log)
+    total = snap.stats.events_read
+    produce(app_id, log)
+    data_dir = tmp_path / "w"
+    worker = WorkerProcess(app_id, data_dir, tmp_path / "worker.log").start()
+    try:
+        # Killed twice while folding: batches half written, forwards and changelog
+        # records in flight, offsets not committed.
+        for share in (0.25, 0.3):
+            wait_for(
+                lambda share=share: worker.progress().get("messages", 0) >= share * total,
+                120,
+                f"{share:.0%} of the log folded",
+                worker,
+            )
+            worker.kill()
+            worker.start()
+        _wait_same(worker, customers, reps, 180)
+        # Let the group commit the end of the log, so that only the changelogs can
+        # bring the states back below.
+        wait_for(lambda: lag(app_id, f"{app_id}-events") == 0, 30, "the last commit", worker)
+        worker.stop()
+        # The local store is gone: everything must come back from the changelogs, and
+        # nothing from the events topic (its offsets are committed).
+        shutil.rmtree(data_dir)
+        worker.start()
+        _wait_same(worker, customers, reps, 120)
+        assert worker.progress()["messages"] == 0, _diff(worker, customers, reps)
+    finally:
+        worker.stop()
+
+
+def test_events_from_kafkas_own_console_producer(app_id: str, tmp_path: Path) -> None:
+    events = list(simulate(SimulationConfig(40, 3, 90, 23)))
+    lines = [orjson.dumps(e) for e in events]
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    customers, reps, _ = _expected(log)
+    worker = WorkerProcess(app_id, tmp_path / "w", tmp_path / "worker.log").start()
+    try:
+        keyed = [
+            f"{e.get('customer_id') if 'customer_id' in e else e['rep_id']}\t{line.decode()}"
+            for e, line in zip(events, lines, strict=True)
+        ]
+        broker.console_produce(f"{app_id}-events", keyed)
+        _wait_same(worker, customers, reps, 90)
+        assert worker.progress()["rekeyed"] == 0
+    finally:
+        worker.stop()
+
+
+def test_views_refuse_everything_without_a_configured_token(app_id: str, tmp_path: Path) -> None:
+    worker = WorkerProcess(app_id, tmp_path / "w", tmp_path / "worker.log", token=None)
+    worker.start()
+    try:
+        for path in ("/customers/", "/progress/", "/reps/", "/reps/r001/calllist/"):
+            status, body = worker.status(path, TOKEN)
+            assert status == 503 and b"CLOSECAST_API_TOKEN" in body, path
+    finally:
+        worker.stop()
