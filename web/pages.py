@@ -86,7 +86,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     target = local_path(str(form.get("next", "")), "/")
     try:
-        user_id = check_login(request, str(form.get("user", "")), str(form.get("password", "")))
+        user_id = await check_login(
+            request, str(form.get("user", "")), str(form.get("password", ""))
+        )
     except HttpError as exc:
         return render(request, "login.html", status=exc.status, error=exc.message, next=target)
     svc = services(request)
