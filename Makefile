@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench browser kafka-jars kafka-up kafka-down \
+.PHONY: setup demo test lint typecheck unit bench browser kafka-jars kafka-up kafka-down reliability \
 	kafka-status clean
 
 $(STAMP): pyproject.toml
@@ -38,10 +38,15 @@ kafka-jars: setup
 # Everything: lint, types, unit, property, live-broker and browser tests. The live tests
 # start the local Kafka broker themselves and fail, never skip, if it does not come up.
 test: lint typecheck browser kafka-jars
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/reliability
+
+# The fault, load and bad-input suite (issue 7; not yet part of `make test`: see its note).
+# CLOSECAST_RELIABILITY=full for the full sizes; prints the scenario table at the end.
+reliability: setup browser kafka-jars
+	$(BIN)/pytest tests/reliability
 
 unit: setup
-	$(BIN)/pytest -m "not live"
+	$(BIN)/pytest -m "not live" --ignore=tests/reliability --ignore=tests/live
 
 bench: setup
 	$(BIN)/python -m bench

@@ -1,0 +1,259 @@
+"""Back-pressure, storage faults and model faults through the Faust worker.
+
+- Back-pressure: the worker's sustained throughput is measured on a backlog, then a burst
+  at ten times that rate is sent. The consumer lag must build up and then drain to 0,
+  the worker's resident memory (sampled from /proc) must stay under a bound, and the
+  states must be exact.
+- Storage: the worker's local table store (its data dir) is deleted between runs, after
+  a clean stop and after a SIGKILL mid-stream: the tables come back from their changelogs
+  with nothing lost, and a store rebuilt after a clean stop reads no event again.
+- Model faults: the worker scores with a trained model; the artifact is deleted,
+  truncated or swapped for one pickled by another scikit-learn. The running worker keeps
+  its loaded model (it never reloads: see the report); restarted on the broken artifact
+  it scores with the heuristic and says so, and restarted on a good model it scores with
+  the model again. Folding never stops.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from streams import broker
+from streams.contract import parse
+from streams.replay import replay_events
+from tests.reliability.cluster import (
+    Producer,
+    RssSampler,
+    Worker,
+    consumed,
+    converge,
+    create_topic,
+    delete_topics,
+    fresh_app_id,
+    lag,
+    produce,
+    wait_caught_up,
+    wait_for,
+)
+from tests.reliability.faults import break_model, copy_registry, mend
+from tests.reliability.logs import Log
+from tests.reliability.profile import Profile
+from tests.reliability.table import Row, Table
+from training.retrain import RetrainResult
+
+pytestmark = [pytest.mark.reliability, pytest.mark.live]
+
+
+# ---------------------------------------------------------------- back-pressure
+
+
+def test_a_burst_of_ten_times_the_sustained_rate_drains_in_bounded_memory(
+    kafka_broker: broker.BrokerInfo, main_log: Log, profile: Profile, table: Table, tmp_path: Path
+) -> None:
+    app_id = fresh_app_id("burst")
+    topic = create_topic(app_id)
+    events_topic = [f"{app_id}-events"]
+    worker = Worker(app_id, tmp_path).start()
+    lines = main_log.lines
+    n_warm = max(2_000, len(lines) // 10)
+    try:
+        with RssSampler(lambda: [worker]) as rss:
+            # Sustained throughput: how fast the worker folds a backlog it was handed.
+            produce(topic, lines[:n_warm])
+            wait_for(lambda: worker.progress()["messages"] > 0, 120, "folding to start", [worker])
+            began = time.monotonic()
+            wait_for(lambda: lag(app_id, events_topic).total == 0, 300, "the backlog", [worker])
+            sustained = n_warm / (time.monotonic() - began)
+            wait_caught_up(worker, 120)
+            calm_mib = rss.max_mib
+
+            n_burst = min(len(lines) - n_warm, round(10 * sustained * profile.burst_seconds))
+            burst = Producer(topic, lines[n_warm : n_warm + n_burst], 10 * sustained).start()
+            peak_lag = 0
+            deadline = time.monotonic() + 300
+            while not burst.state.done.is_set() and time.monotonic() < deadline:
+                peak_lag = max(peak_lag, lag(app_id, events_topic).total)
+                time.sleep(0.2)
+            sending = burst.wait(60)
+            burst_rate = n_burst / (sending.finished - sending.started)
+            peak_lag = max(peak_lag, lag(app_id, events_topic).total)
+            wait_for(
+                lambda: consumed(app_id) >= n_warm + n_burst, 600, "the burst to drain", [worker]
+            )
+            drained = time.monotonic() - sending.finished
+            wait_caught_up(worker, 120)
+        expected = replay_events(parse(line) for line in lines[: n_warm + n_burst])
+        result = converge(worker, expected, 300).tally
+    finally:
+        worker.stop()
+        delete_topics(app_id)
+    row = table.add(
+        Row.from_tally(
+            "back-pressure: burst at 10× sustained throughput", n_warm + n_burst, expected, result
+        )
+    )
+    row.recovery_s = drained
+    row.recovery_what = "burst end → lag 0"
+    row.notes = (
+        f"sustained {sustained:,.0f}/s; burst {n_burst:,} at {burst_rate:,.0f}/s "
+        f"(×{burst_rate / sustained:.1f}); peak lag {peak_lag:,}; worker RSS max "
+        f"{rss.max_mib:,.0f} MiB (before the burst {calm_mib:,.0f} MiB, bound "
+        f"{profile.rss_limit_mib:,})"
+    )
+    assert result.exact, result.describe()
+    assert row.exact
+    # The burst really outran the worker, and memory did not follow the backlog.
+    assert burst_rate >= 5 * sustained, row.notes
+    assert peak_lag >= n_burst // 4, row.notes
+    assert rss.max_mib < profile.rss_limit_mib, row.notes
+
+
+# ---------------------------------------------------------------- storage faults
+
+
+def test_a_deleted_table_store_is_rebuilt_from_the_changelog(
+    kafka_broker: broker.BrokerInfo, small_log: Log, profile: Profile, table: Table, tmp_path: Path
+) -> None:
+    app_id = fresh_app_id("store")
+    topic = create_topic(app_id)
+    worker = Worker(app_id, tmp_path).start()
+    lines = small_log.lines
+    half = len(lines) // 2
+    try:
+        # 1. SIGKILL mid-stream, store deleted, restarted: the rest of the log folds onto
+        #    states rebuilt from the changelogs.
+        producer = Producer(topic, lines, len(lines) / 10.0).start()
+        wait_for(lambda: consumed(app_id) >= half * 0.6, 120, "part of the log folded", [worker])
+        worker.kill()
+        assert consumed(app_id) < len(lines), "the kill must come mid-stream"
+        shutil.rmtree(worker.data_dir)
+        killed = time.monotonic()
+        worker.start()
+        producer.wait(120)
+        first = converge(worker, small_log.expected, 300, commit_wait=profile.commit_wait_s)
+        after_kill = time.monotonic() - killed
+        # 2. A clean stop, store deleted, restarted: everything comes from the changelogs,
+        #    nothing from the events topic (its offsets are committed).
+        worker.stop()
+        shutil.rmtree(worker.data_dir)
+        restarted = time.monotonic()
+        worker.start()
+        second = converge(worker, small_log.expected, 300).tally
+        after_stop = time.monotonic() - restarted
+        reread = worker.progress()["messages"]
+    finally:
+        worker.stop()
+        delete_topics(app_id)
+    row = table.add(
+        Row.from_tally(
+            "storage: worker data dir deleted (after SIGKILL; after stop)",
+            producer.state.sent,
+            small_log.expected,
+            second,
+        )
+    )
+    row.recovery_s = max(after_kill, after_stop)
+    row.recovery_what = "restart → states exact"
+    row.notes = (
+        f"after SIGKILL + delete: exact in {after_kill:.1f} s, {first.commit_note()}; "
+        f"after stop + delete: exact in {after_stop:.1f} s, {reread} events re-read"
+    )
+    assert first.tally.exact, first.tally.describe()
+    assert second.exact, second.describe()
+    assert row.exact
+    if first.commits_s is not None:
+        # Every offset was committed before the clean stop: nothing may be read twice.
+        assert reread == 0
+
+
+# ---------------------------------------------------------------- model faults
+
+
+def _scorer_of_new_scores(
+    worker: Worker, lines: list[bytes], topic: str, timeout: float = 120
+) -> set[str]:
+    """Send `lines`, wait until each touched customer's score includes them; return the
+    scorers named by those scores."""
+    produce(topic, lines)
+    events = [parse(line) for line in lines]
+    wanted = {e.customer_id for e in events if e.customer_id is not None}
+    scorers: dict[str, str] = {}
+
+    def scored() -> bool:
+        customers = worker.customers()
+        for customer_id in wanted - set(scorers):
+            score = worker.score(customer_id)
+            state = customers.get(customer_id)
+            if score is not None and state is not None and score["events"] == state["events"]:
+                scorers[customer_id] = score["scorer"]
+        return set(scorers) == wanted
+
+    wait_for(scored, timeout, "the new events' scores", [worker], every=1.0)
+    return set(scorers.values())
+
+
+def test_model_faults_fall_back_to_the_heuristic_and_recover(
+    kafka_broker: broker.BrokerInfo,
+    small_log: Log,
+    profile: Profile,
+    trained_registry: tuple[Path, RetrainResult],
+    table: Table,
+    tmp_path: Path,
+) -> None:
+    good = trained_registry[0]
+    registry = copy_registry(good, tmp_path / "models")
+    app_id = fresh_app_id("model")
+    topic = create_topic(app_id)
+    worker = Worker(app_id, tmp_path, model_dir=registry.root)
+    lines = small_log.lines
+    # The log in slices: one for the healthy start, then one per fault and recovery.
+    n_slices = 2 + 2 * len(profile.worker_model_faults)
+    bounds = [round(i * len(lines) / n_slices) for i in range(n_slices + 1)]
+    slices = [lines[a:b] for a, b in itertools.pairwise(bounds)]
+    seen: list[str] = []
+    recoveries: list[float] = []
+    try:
+        worker.start()
+        assert all(s.startswith("model ") for s in _scorer_of_new_scores(worker, slices[0], topic))
+        # The artifact broken under the running worker: it scores on with what it loaded.
+        break_model(registry, profile.worker_model_faults[0])
+        running = _scorer_of_new_scores(worker, slices[1], topic)
+        assert all(s.startswith("model ") for s in running), running
+        seen.append(f"running worker kept its loaded model ({profile.worker_model_faults[0]})")
+        mend(registry, good)
+        for i, fault in enumerate(profile.worker_model_faults):
+            break_model(registry, fault)
+            worker.stop()
+            worker.start()
+            fallback = _scorer_of_new_scores(worker, slices[2 + 2 * i], topic)
+            assert fallback == {"heuristic"}, (fault, fallback)
+            seen.append(f"{fault} → heuristic")
+            mend(registry, good)
+            worker.stop()
+            started = time.monotonic()
+            worker.start()
+            back = _scorer_of_new_scores(worker, slices[3 + 2 * i], topic)
+            recoveries.append(time.monotonic() - started)
+            assert all(s.startswith("model ") for s in back), (fault, back)
+        result = converge(worker, small_log.expected, 300).tally
+    finally:
+        worker.stop()
+        delete_topics(app_id)
+    row = table.add(
+        Row.from_tally(
+            f"model faults ×{len(profile.worker_model_faults)} (worker)",
+            len(lines),
+            small_log.expected,
+            result,
+        )
+    )
+    row.recovery_s = max(recoveries)
+    row.recovery_what = "restart on a good model → model scores"
+    row.notes = "; ".join(seen) + "; → model again after each"
+    assert result.exact, result.describe()
+    assert row.exact
