@@ -17,6 +17,7 @@ import faust
 from features.policy import Policy
 from models.registry import load_scorer
 from models.scoring import Scorer
+from streams import faustfix
 from streams.agents import Agents, define_agents
 from streams.batches import EventsBatch, RepsBatch
 from streams.livescore import LiveScorer
@@ -95,6 +96,7 @@ def build(
     policy = policy or Policy.from_env()
     scorer = scorer or load_scorer(None, policy)
     app = create_app(settings)
+    faustfix.apply()  # faust's recovery must neither drop nor double-count offsets
     topics = define_topics(app, settings, MAX_MESSAGE_BYTES)
     tables = define_tables(app, settings, MAX_MESSAGE_BYTES)
     progress = Progress()

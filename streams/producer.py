@@ -63,8 +63,15 @@ async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> int:
             except Exception as exc:  # a concurrent creator won the race: fine
                 if "TopicAlreadyExists" not in type(exc).__name__ + str(exc):
                     raise
-        described = await admin.describe_topics([topic])
-        return len(described[0]["partitions"])
+        # Right after a create, the broker may describe the topic before its partitions
+        # exist (0 partitions): ask again, briefly, before believing it.
+        for _ in range(50):
+            described = await admin.describe_topics([topic])
+            found = len(described[0]["partitions"])
+            if found:
+                return found
+            await asyncio.sleep(0.1)
+        return found
     finally:
         await admin.close()
 

@@ -175,23 +175,26 @@ def test_a_deleted_table_store_is_rebuilt_from_the_changelog(
 
 
 def _scorer_of_new_scores(
-    worker: Worker, lines: list[bytes], topic: str, timeout: float = 120
+    worker: Worker, slices: list[list[bytes]], k: int, topic: str, timeout: float = 120
 ) -> set[str]:
-    """Send `lines`, wait until each touched customer's score includes them; return the
-    scorers named by those scores."""
-    produce(topic, lines)
-    events = [parse(line) for line in lines]
-    wanted = {e.customer_id for e in events if e.customer_id is not None}
+    """Send slice `k` of the log; wait until the score of every customer it touches
+    counts all of that customer's events so far; return the scorers those scores name."""
+    produce(topic, slices[k])
+    so_far = replay_events(parse(line) for part in slices[: k + 1] for line in part)
+    wanted = {
+        e.customer_id: so_far.customers[e.customer_id].events
+        for e in map(parse, slices[k])
+        if e.customer_id is not None and e.customer_id in so_far.customers
+    }
     scorers: dict[str, str] = {}
 
     def scored() -> bool:
-        customers = worker.customers()
-        for customer_id in wanted - set(scorers):
-            score = worker.score(customer_id)
-            state = customers.get(customer_id)
-            if score is not None and state is not None and score["events"] == state["events"]:
-                scorers[customer_id] = score["scorer"]
-        return set(scorers) == wanted
+        for customer_id, events in wanted.items():
+            if customer_id not in scorers:
+                score = worker.score(customer_id)
+                if score is not None and score["events"] == events:
+                    scorers[customer_id] = score["scorer"]
+        return len(scorers) == len(wanted)
 
     wait_for(scored, timeout, "the new events' scores", [worker], every=1.0)
     return set(scorers.values())
@@ -219,10 +222,10 @@ def test_model_faults_fall_back_to_the_heuristic_and_recover(
     recoveries: list[float] = []
     try:
         worker.start()
-        assert all(s.startswith("model ") for s in _scorer_of_new_scores(worker, slices[0], topic))
+        assert all(s.startswith("model ") for s in _scorer_of_new_scores(worker, slices, 0, topic))
         # The artifact broken under the running worker: it scores on with what it loaded.
         break_model(registry, profile.worker_model_faults[0])
-        running = _scorer_of_new_scores(worker, slices[1], topic)
+        running = _scorer_of_new_scores(worker, slices, 1, topic)
         assert all(s.startswith("model ") for s in running), running
         seen.append(f"running worker kept its loaded model ({profile.worker_model_faults[0]})")
         mend(registry, good)
@@ -230,14 +233,14 @@ def test_model_faults_fall_back_to_the_heuristic_and_recover(
             break_model(registry, fault)
             worker.stop()
             worker.start()
-            fallback = _scorer_of_new_scores(worker, slices[2 + 2 * i], topic)
+            fallback = _scorer_of_new_scores(worker, slices, 2 + 2 * i, topic)
             assert fallback == {"heuristic"}, (fault, fallback)
             seen.append(f"{fault} → heuristic")
             mend(registry, good)
             worker.stop()
             started = time.monotonic()
             worker.start()
-            back = _scorer_of_new_scores(worker, slices[3 + 2 * i], topic)
+            back = _scorer_of_new_scores(worker, slices, 3 + 2 * i, topic)
             recoveries.append(time.monotonic() - started)
             assert all(s.startswith("model ") for s in back), (fault, back)
         result = converge(worker, small_log.expected, 300).tally
