@@ -59,7 +59,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     table = config.stash[_TABLE]
     if not table.rows:
         return
-    path = table.write_markdown()
+    path = table.write_all()
     minutes = (time.monotonic() - config.stash[_STARTED]) / 60
     terminalreporter.section(f"reliability ({table.profile} form, {minutes:.1f} min)")
     terminalreporter.write_line(render(table.rows))

@@ -54,7 +54,7 @@ SHORT: Final = Profile(
     slow_clients=20,
     slow_seconds=4.0,
     min_events=15_000,
-    commit_wait_s=30.0,
+    commit_wait_s=10.0,
 )
 
 FULL: Final = Profile(
@@ -69,7 +69,7 @@ FULL: Final = Profile(
     slow_clients=200,
     slow_seconds=15.0,
     min_events=200_000,
-    commit_wait_s=180.0,
+    commit_wait_s=120.0,
 )
 
 

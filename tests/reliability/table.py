@@ -14,7 +14,8 @@ Counting is by event id, on the states themselves, not on any counter the worker
   double-counted contact with its id recorded once would show up here. Asserted empty.
 
 Each row is also appended to `table.jsonl` in the report directory as soon as it is
-made, so an interrupted run still leaves the rows it finished.
+made, so an interrupted run still leaves the rows it finished; the end of the session
+rewrites it (with the notes added since) and writes `table.md`.
 """
 
 from __future__ import annotations
@@ -247,7 +248,14 @@ class Table:
             handle.write(orjson.dumps({"profile": self.profile, **row.to_dict()}) + b"\n")
         return row
 
-    def write_markdown(self) -> Path:
+    def write_all(self) -> Path:
+        """Rewrite `table.jsonl` (rows gain notes after they are added) and `table.md`."""
+        self.jsonl.write_bytes(
+            b"".join(
+                orjson.dumps({"profile": self.profile, **row.to_dict()}) + b"\n"
+                for row in self.rows
+            )
+        )
         path = self.directory / "table.md"
         path.write_text(render(self.rows) + "\n", encoding="utf-8")
         return path

@@ -165,7 +165,8 @@ def test_model_faults_embedded(
         assert set(scores["source"]) == {"heuristic"}
         p = scores["p_close"].to_numpy()
         assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
-        notes.append(f"{fault}: {broken.fallback_note.split('(')[1].split(')')[0][:60]}")
+        why = broken.fallback_note.split("unusable (", 1)[-1].rsplit("): using", 1)[0]
+        notes.append(f"{fault}: {why[:70]}")
         # A good model back: the next load scores with it again.
         started = time.monotonic()
         mend(registry, good)
