@@ -18,16 +18,24 @@ the next message looks like a jump, faust records the range as a gap and counts 
 acked, and the dropped messages are committed without ever being folded. (When the first
 dropped message falls just outside that gap, it is never acked and commits stop.)
 
-The fix: the flow control clears its queues only when flow really resumes after a
-suspension (the queues then hold a rebalance's stale messages), never while it already
-runs, when they hold messages of the current assignment. It is faust's own `resume` with
-that one test added. `apply` refuses other faust versions, whose recovery it was not
-checked against.
+Two fixes, each a small wrapper around faust's own method:
 
-What remains (reported, not fixed here): step 2 still records a gap over messages that
-were handed out, so they are acked twice, and commits then advance one offset per commit
-interval for a while after a restart. That costs a longer re-read if the worker dies
-again soon after, never an event.
+- The flow control clears its queues only when flow really resumes after a suspension
+  (the queues then hold a rebalance's stale messages), never while it already runs, when
+  they hold messages of the current assignment (`keep_running_queues`).
+- With those messages kept, step 2 must not move the read offset back over them either:
+  otherwise the next fetched message looks like a jump, faust records the range as a
+  gap, and a gap counts as acknowledged. The queued messages would then be committed
+  before any agent folded them (a crash in that window loses them) and, acknowledged a
+  second time once folded, they break faust's run of consecutive offsets, so commits
+  crawl one offset per interval. A seek while the flow runs therefore keeps each
+  partition's read offset at what was already handed out (`seek_keeps_handed_out`): the
+  broker re-sends from the committed offset and faust drops what it handed out already.
+  A seek while the flow is suspended (its queues are cleared on resume) moves back as
+  before, and no read offset outlives a rebalance (faust forgets them on revocation), so
+  only messages of the current assignment are ever kept.
+
+`apply` refuses other faust versions, whose recovery it was not checked against.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ def apply() -> None:
             f"not {faust.__version__}: re-check its recovery fix, then update it"
         )
     keep_running_queues()
+    seek_keeps_handed_out()
 
 
 def keep_running_queues() -> None:
@@ -68,3 +77,25 @@ def keep_running_queues() -> None:
 
     FlowControlEvent.resume = resume_without_dropping  # type: ignore[method-assign]
     FlowControlEvent._keeps_running_queues = True  # type: ignore[attr-defined]
+
+
+def seek_keeps_handed_out() -> None:
+    """`Consumer.perform_seek()` never moves a read offset back while the flow runs."""
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer, "_keeps_handed_out", False):
+        return
+    perform_seek = Consumer.perform_seek
+
+    async def perform_seek_keeping_handed_out(self: Any) -> None:
+        running = self.app.flow_control.is_active()
+        handed_out = {tp: offset for tp, offset in self._read_offset.items() if offset}
+        await perform_seek(self)
+        if not running:
+            return  # the queues will be cleared: what was handed out must be read again
+        for tp, offset in handed_out.items():
+            if offset > (self._read_offset.get(tp) or 0):
+                self._read_offset[tp] = offset
+
+    Consumer.perform_seek = perform_seek_keeping_handed_out  # type: ignore[method-assign]
+    Consumer._keeps_handed_out = True  # type: ignore[attr-defined]
