@@ -37,9 +37,9 @@ from streams.contract import InvalidEvent, parse
 from streams.producer import new_producer, send_lines
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "live"))
+sys.path.insert(0, str(REPO))  # the worker harness lives with the tests
 
-from workerproc import WorkerProcess, delete_topics, fresh_app_id, wait_for  # noqa: E402
+from tests.workerproc import WorkerProcess, delete_topics, fresh_app_id, wait_for  # noqa: E402
 
 STEADY_RATE = 1000  # events/s
 STEADY_SECONDS = 20

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from webworld import LiveServer, World, make_world
 
 from models.registry import Registry
 from streams import broker
@@ -69,3 +70,17 @@ def kafka_broker() -> Iterator[broker.BrokerInfo]:
     keep = os.environ.get("CLOSECAST_KAFKA_KEEP", "").strip() not in {"", "0", "false"}
     if info.started and info.pid is not None and not keep:
         broker.stop()
+
+
+# The web tests' team and server: one per test module (each module's tests may change
+# the world they share, never another module's).
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return make_world(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="module")
+def server(world: World) -> Iterator[LiveServer]:
+    live = LiveServer(world).start()
+    yield live
+    live.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # webworld
 
 import pytest
-from webworld import LiveServer, Reply, World, login, make_world, request
+from webworld import LiveServer, Reply, World, login, request
 
 from web.app import ROUTES
 
 ROLE_USER = {"rep": "alice", "manager": "mona", "analyst": "ann", "admin": "adam"}
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return make_world(tmp_path_factory.mktemp("web"))
-
-
-@pytest.fixture(scope="module")
-def server(world: World) -> Iterator[LiveServer]:
-    live = LiveServer(world).start()
-    yield live
-    live.stop()
 
 
 @pytest.fixture(scope="module")

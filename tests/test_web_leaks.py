@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -26,25 +25,11 @@ from webworld import (
     CANARY_VVIP,
     USERS,
     LiveServer,
-    World,
     login,
-    make_world,
     request,
 )
 
 from web.audit import verify
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return make_world(tmp_path_factory.mktemp("leaks"))
-
-
-@pytest.fixture(scope="module")
-def server(world: World) -> Iterator[LiveServer]:
-    live = LiveServer(world).start()
-    yield live
-    live.stop()
 
 
 def assert_clean(text: str | bytes, where: str) -> None:

@@ -18,7 +18,6 @@ sys.path.insert(0, str(_TESTS.parent))  # the repo root
 sys.path.insert(0, str(_TESTS))  # webworld
 
 import pytest  # noqa: E402
-from webworld import LiveServer, World, make_world  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The network is closed and the profile is fresh: nothing may phone home or wait for it.
@@ -55,18 +54,6 @@ def chromium() -> Iterator[Any]:
         yield context
         context.close()
     shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return make_world(tmp_path_factory.mktemp("browser"))
-
-
-@pytest.fixture(scope="module")
-def server(world: World) -> Iterator[LiveServer]:
-    live = LiveServer(world).start()
-    yield live
-    live.stop()
 
 
 @pytest.fixture

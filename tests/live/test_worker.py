@@ -17,7 +17,10 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from workerproc import (
+
+from streams import broker
+from streams.replay import Snapshot, replay_files
+from tests.workerproc import (
     TOKEN,
     WorkerProcess,
     delete_topics,
@@ -27,9 +30,6 @@ from workerproc import (
     read_topic,
     wait_for,
 )
-
-from streams import broker
-from streams.replay import Snapshot, replay_files
 from training.simulator import SimulationConfig, simulate, write_log
 
 pytestmark = pytest.mark.live
@@ -184,7 +184,9 @@ def test_sigkill_mid_stream_then_a_lost_store_lose_and_double_nothing(
         # Let the group commit the end of the log, so that only the changelogs can
         # bring the states back below.
         # Generous: a rebalance after the second SIGKILL can hold commits for a session timeout.
-        wait_for(lambda: lag(app_id, f"{app_id}-events") == 0, 120, "the last commit", worker)
+        wait_for(
+            lambda: lag(app_id, [f"{app_id}-events"]).total == 0, 120, "the last commit", worker
+        )
         worker.stop()
         # The local store is gone: everything must come back from the changelogs, and
         # nothing from the events topic (its offsets are committed).

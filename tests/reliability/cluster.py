@@ -1,85 +1,38 @@
-"""Driving the real thing: `closecast worker` subprocesses, the broker's offsets, a paced
-producer that survives a broker restart, and a memory sampler.
+"""The reliability scenarios' side of the real thing: named, restartable workers, a paced
+producer that survives a broker restart, a memory sampler and convergence checks.
 
-Everything is on loopback and every wait is bounded: a scenario that hangs fails with
-the worker's log tail instead.
+The worker process itself and the broker's offsets are `tests/workerproc.py`, shared with
+the live tests. Every wait is bounded: a scenario that hangs fails with the worker's log
+tail instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from typing import Any
 
 from streams import broker
 from streams.producer import ensure_topic, key_for, new_producer
 from streams.replay import Snapshot
 from tests.reliability.table import Tally, tally
-
-REPO = Path(__file__).resolve().parents[2]
-TOKEN = "reliability-token"
-# A killed worker stays in its consumer group until its session times out; a short one
-# lets the restarted (or surviving) worker take its partitions over quickly.
-SESSION_TIMEOUT_S = "4"
-T = TypeVar("T")
-
-
-def fresh_app_id(scenario: str) -> str:
-    return f"cc-rel-{scenario}-{uuid.uuid4().hex[:8]}"
+from tests.workerproc import (
+    MissingTopic,
+    WorkerProcess,
+    committed,
+    lag,
+    run_async,
+    wait_for,
+)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(
-    check: Callable[[], T | None],
-    timeout: float,
-    what: str,
-    workers: Sequence[Worker] = (),
-    every: float = 0.25,
-) -> T:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds, or
-    at once if a worker that should be running died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for worker in workers:
-            if not worker.alive():
-                raise AssertionError(f"{worker.name} died waiting for {what}:\n{worker.log_tail()}")
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            tails = "\n".join(w.log_tail() for w in workers)
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
-        time.sleep(every)
-
-
-# ---------------------------------------------------------------- workers
-
-
-class Worker:
-    """One `closecast worker` process; restartable, with the same data dir and port."""
+class Worker(WorkerProcess):
+    """A named worker whose data dir and log sit under the scenario's folder."""
 
     def __init__(
         self,
@@ -89,216 +42,14 @@ class Worker:
         model_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.app_id = app_id
-        self.name = name
-        self.data_dir = root / f"{name}-data"
-        self.log_path = root / f"{name}.log"
-        self.model_dir = model_dir
-        self.extra_env = dict(env or {})
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            CLOSECAST_APP_ID=self.app_id,
-            CLOSECAST_API_TOKEN=TOKEN,
-            CLOSECAST_SESSION_TIMEOUT=SESSION_TIMEOUT_S,
-            PYTHONPATH=str(REPO),
+        super().__init__(
+            app_id,
+            root / f"{name}-data",
+            root / f"{name}.log",
+            name=name,
+            model_dir=model_dir,
+            env=env,
         )
-        env.update(self.extra_env)
-        return env
-
-    def start(self) -> Worker:
-        command = [
-            sys.executable,
-            "-m",
-            "closecast",
-            "worker",
-            "--web-port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            "--loglevel",
-            "info",
-        ]
-        if self.model_dir is not None:
-            command += ["--model-dir", str(self.model_dir)]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== start {self.starts + 1} =====\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                command, cwd=REPO, env=self.environment(), stdout=log, stderr=subprocess.STDOUT
-            )
-        self.starts += 1
-        wait_for(self.answers, 90, f"{self.name}'s web server", [self])
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def answers(self) -> bool:
-        try:
-            self.status("/progress/")
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-        return True
-
-    def kill(self) -> None:
-        """SIGKILL: no flush, no commit, no goodbye."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def rss_mib(self) -> float | None:
-        """Resident memory of the worker process, from /proc (None once it is gone)."""
-        if not self.alive():
-            return None
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return f"({self.name}: no log)"
-        return f"--- {self.name} log tail ---\n" + "\n".join(text.splitlines()[-lines:])
-
-    def status(self, path: str, token: str | None = TOKEN) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as reply:
-                return reply.status, reply.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def get(self, path: str) -> Any:
-        status, body = self.status(path)
-        assert status == 200, f"GET {path}: {status} {body[:300]!r}\n{self.log_tail()}"
-        return orjson.loads(body)
-
-    def progress(self) -> dict[str, int]:
-        out: dict[str, int] = self.get("/progress/")
-        return out
-
-    def customers(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        after = ""
-        for _ in range(10_000):  # pages of 5,000: far more than any log here
-            page = self.get(f"/customers/?limit=5000&after={after}")
-            out.update(page["customers"])
-            if not page["next"]:
-                return out
-            after = page["next"]
-        raise AssertionError("the customer pages never ended")
-
-    def reps(self) -> dict[str, Any]:
-        return dict(self.get("/reps/")["reps"])
-
-    def score(self, customer_id: str) -> dict[str, Any] | None:
-        status, body = self.status(f"/customers/{customer_id}/score/")
-        if status == 404:
-            return None
-        assert status == 200, body[:300]
-        out: dict[str, Any] = orjson.loads(body)
-        return out
-
-
-# ---------------------------------------------------------------- the broker's view
-
-
-def _run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
-def committed(group: str) -> dict[TopicPartition, int]:
-    """The group's committed offsets (what a restarted consumer resumes from)."""
-
-    async def run() -> dict[TopicPartition, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers())
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-
-    out: dict[TopicPartition, int] = _run(run())
-    return out
-
-
-class MissingTopic(AssertionError):
-    """A topic the caller expected is not there (yet)."""
-
-
-def end_offsets(topics: Sequence[str]) -> dict[TopicPartition, int]:
-    """The next offset of every partition of `topics` (which must exist)."""
-
-    async def run() -> dict[TopicPartition, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers())
-        await admin.start()
-        try:
-            described = await admin.describe_topics(list(topics))
-        finally:
-            await admin.close()
-        partitions = [
-            TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
-        ]
-        missing = set(topics) - {tp.topic for tp in partitions}
-        # An empty answer would read as "no lag": a missing topic is an error instead.
-        if missing:
-            raise MissingTopic(f"topics without partitions: {sorted(missing)}")
-        consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers(), group_id=None)
-        await consumer.start()
-        try:
-            ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        finally:
-            await asyncio.sleep(0)  # aiokafka: a consumer stopped too soon raises on stop
-            await consumer.stop()
-        return ends
-
-    out: dict[TopicPartition, int] = _run(run())
-    return out
-
-
-@dataclass(frozen=True)
-class Lag:
-    per_partition: dict[TopicPartition, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.per_partition.values())
-
-
-def lag(group: str, topics: Sequence[str]) -> Lag:
-    """End offsets minus the group's committed offsets (0 where nothing is committed yet
-    counts from the start: every topic here is read from its beginning)."""
-    ends = end_offsets(topics)
-    done = committed(group)
-    return Lag({tp: end - done.get(tp, 0) for tp, end in ends.items()})
 
 
 def consumed(app_id: str) -> int:
@@ -311,54 +62,9 @@ def source_topics(app_id: str) -> list[str]:
     return [f"{app_id}-events", f"{app_id}-rep-events"]
 
 
-def delete_topics(app_id: str) -> None:
-    """Remove the scenario's topics, so a development broker does not fill up."""
-
-    async def run() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers())
-        await admin.start()
-        try:
-            mine = [t for t in await admin.list_topics() if t.startswith(f"{app_id}-")]
-            if mine:
-                await admin.delete_topics(mine)
-        finally:
-            await admin.close()
-
-    _run(run())
-
-
-def read_topic(topic: str, expected: int, timeout: float) -> list[tuple[bytes | None, bytes]]:
-    """Every record of `topic` from the beginning, until `expected` or `timeout`."""
-
-    async def run() -> list[tuple[bytes | None, bytes]]:
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=broker.bootstrap_servers(),
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-            max_partition_fetch_bytes=32 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
-        await consumer.start()
-        out: list[tuple[bytes | None, bytes]] = []
-        try:
-            deadline = time.monotonic() + timeout
-            while len(out) < expected and time.monotonic() < deadline:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    out.extend((r.key, r.value or b"") for r in records)
-        finally:
-            await consumer.stop()
-        return out
-
-    out: list[tuple[bytes | None, bytes]] = _run(run())
-    return out
-
-
 def create_topic(app_id: str, partitions: int = 4) -> str:
     topic = f"{app_id}-events"
-    found = _run(ensure_topic(broker.bootstrap_servers(), topic, partitions))
+    found = run_async(ensure_topic(broker.bootstrap_servers(), topic, partitions))
     assert found == partitions, f"{topic} has {found} partitions"
     return topic
 

@@ -29,14 +29,16 @@ from tests.reliability.cluster import (
     consumed,
     converge,
     create_topic,
+)
+from tests.reliability.logs import Log
+from tests.reliability.profile import Profile
+from tests.reliability.table import Row, Table
+from tests.workerproc import (
     delete_topics,
     fresh_app_id,
     lag,
     wait_for,
 )
-from tests.reliability.logs import Log
-from tests.reliability.profile import Profile
-from tests.reliability.table import Row, Table
 
 pytestmark = [pytest.mark.reliability, pytest.mark.live]
 
@@ -78,7 +80,7 @@ def _row(
 def test_worker_sigkilled_at_random_points(
     kafka_broker: broker.BrokerInfo, main_log: Log, profile: Profile, table: Table, tmp_path: Path
 ) -> None:
-    app_id = fresh_app_id("crash")
+    app_id = fresh_app_id("cc-rel-crash")
     topic = create_topic(app_id)
     worker = Worker(app_id, tmp_path).start()
     rng = random.Random(1907)
@@ -131,7 +133,7 @@ def test_worker_sigkilled_at_random_points(
 def test_broker_restarted_mid_stream(
     kafka_broker: broker.BrokerInfo, main_log: Log, profile: Profile, table: Table, tmp_path: Path
 ) -> None:
-    app_id = fresh_app_id("broker")
+    app_id = fresh_app_id("cc-rel-broker")
     topic = create_topic(app_id)
     worker = Worker(app_id, tmp_path).start()
     total = len(main_log)
@@ -166,7 +168,7 @@ def test_broker_restarted_mid_stream(
 def test_two_workers_one_killed_for_good(
     kafka_broker: broker.BrokerInfo, main_log: Log, profile: Profile, table: Table, tmp_path: Path
 ) -> None:
-    app_id = fresh_app_id("pair")
+    app_id = fresh_app_id("cc-rel-pair")
     topic = create_topic(app_id)
     first = Worker(app_id, tmp_path, name="worker-a").start()
     second = Worker(app_id, tmp_path, name="worker-b").start()

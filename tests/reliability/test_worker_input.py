@@ -26,14 +26,16 @@ from tests.reliability.cluster import (
     Worker,
     converge,
     create_topic,
-    delete_topics,
-    fresh_app_id,
     produce,
-    read_topic,
 )
 from tests.reliability.logs import Log, reasons, resend_and_disorder
 from tests.reliability.profile import Profile
 from tests.reliability.table import Row, Table
+from tests.workerproc import (
+    delete_topics,
+    fresh_app_id,
+    read_topic,
+)
 
 pytestmark = [pytest.mark.reliability, pytest.mark.live]
 
@@ -42,7 +44,7 @@ def test_duplicates_and_disorder_through_the_worker(
     kafka_broker: broker.BrokerInfo, main_log: Log, profile: Profile, table: Table, tmp_path: Path
 ) -> None:
     mangled = resend_and_disorder(main_log.lines, 0.05, 0.10, seed=8)
-    app_id = fresh_app_id("disorder")
+    app_id = fresh_app_id("cc-rel-disorder")
     topic = create_topic(app_id)
     worker = Worker(app_id, tmp_path).start()
     try:
@@ -90,7 +92,7 @@ def test_bad_input_through_the_worker(
     templates = [orjson.loads(line) for line in main_log.lines[::5]]
     bad = bad_messages(profile.bad_messages, templates, seed=13)
     mixed = mix(main_log.lines, bad, seed=14)
-    app_id = fresh_app_id("badinput")
+    app_id = fresh_app_id("cc-rel-badinput")
     topic = create_topic(app_id)
     worker = Worker(app_id, tmp_path).start()
     try:

@@ -33,17 +33,19 @@ from tests.reliability.cluster import (
     consumed,
     converge,
     create_topic,
-    delete_topics,
-    fresh_app_id,
-    lag,
     produce,
     wait_caught_up,
-    wait_for,
 )
 from tests.reliability.faults import break_model, copy_registry, mend
 from tests.reliability.logs import Log
 from tests.reliability.profile import Profile
 from tests.reliability.table import Row, Table
+from tests.workerproc import (
+    delete_topics,
+    fresh_app_id,
+    lag,
+    wait_for,
+)
 from training.retrain import RetrainResult
 
 pytestmark = [pytest.mark.reliability, pytest.mark.live]
@@ -55,7 +57,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.live]
 def test_a_burst_of_ten_times_the_sustained_rate_drains_in_bounded_memory(
     kafka_broker: broker.BrokerInfo, main_log: Log, profile: Profile, table: Table, tmp_path: Path
 ) -> None:
-    app_id = fresh_app_id("burst")
+    app_id = fresh_app_id("cc-rel-burst")
     topic = create_topic(app_id)
     events_topic = [f"{app_id}-events"]
     worker = Worker(app_id, tmp_path).start()
@@ -119,7 +121,7 @@ def test_a_burst_of_ten_times_the_sustained_rate_drains_in_bounded_memory(
 def test_a_deleted_table_store_is_rebuilt_from_the_changelog(
     kafka_broker: broker.BrokerInfo, small_log: Log, profile: Profile, table: Table, tmp_path: Path
 ) -> None:
-    app_id = fresh_app_id("store")
+    app_id = fresh_app_id("cc-rel-store")
     topic = create_topic(app_id)
     worker = Worker(app_id, tmp_path).start()
     lines = small_log.lines
@@ -210,7 +212,7 @@ def test_model_faults_fall_back_to_the_heuristic_and_recover(
 ) -> None:
     good = trained_registry[0]
     registry = copy_registry(good, tmp_path / "models")
-    app_id = fresh_app_id("model")
+    app_id = fresh_app_id("cc-rel-model")
     topic = create_topic(app_id)
     worker = Worker(app_id, tmp_path, model_dir=registry.root)
     lines = small_log.lines

@@ -15,7 +15,11 @@ from typing import Any
 
 import orjson
 
-from tests.reliability.cluster import REPO, free_port, wait_for
+from tests.workerproc import (
+    REPO,
+    free_port,
+    wait_for,
+)
 
 
 @dataclass
