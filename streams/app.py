@@ -8,6 +8,7 @@ RocksDB against the broker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import faust
 from features.policy import Policy
 from models.registry import load_scorer
 from models.scoring import Scorer
+from models.watch import ModelWatch
 from streams import faustfix
 from streams.agents import Agents, define_agents
 from streams.batches import EventsBatch, RepsBatch
@@ -45,6 +47,8 @@ class Worker:
     scorer: LiveScorer
     directory: RepDirectory
     progress: Progress
+    # Reloads the scorer when the model registry changes (None: the scorer stays as given).
+    models: ModelWatch | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -92,6 +96,7 @@ def build(
     scorer: Scorer | None = None,
     policy: Policy | None = None,
     api_token: str = "",
+    models: ModelWatch | None = None,
 ) -> Worker:
     policy = policy or Policy.from_env()
     scorer = scorer or load_scorer(None, policy)
@@ -131,7 +136,9 @@ def build(
     live.ready = declared
     reps = RepsBatch(tables.reps, topics.deadletter, progress, settings.await_delivery, declared)
     agents = define_agents(app, settings, topics, events, reps)
-    worker = Worker(settings, app, topics, tables, agents, events, reps, live, directory, progress)
+    worker = Worker(
+        settings, app, topics, tables, agents, events, reps, live, directory, progress, models
+    )
     context = ApiContext(
         tables, directory, progress, scorer, policy, api_token, lambda: len(live.pending)
     )
@@ -206,9 +213,24 @@ def _wire_lifecycle(worker: Worker) -> None:
         await worker.scorer.run(worker.stop)
 
     @app.task
+    async def _watch_models() -> None:
+        models = worker.models
+        while models is not None and not worker.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.stop.wait(), worker.settings.model_check_interval)
+            if not models.stale():
+                continue
+            fresh, fingerprint = await asyncio.to_thread(models.load)
+            if models.adopt(fresh, fingerprint):
+                # Every stored score came from the other scorer: score them all again.
+                await worker.scorer.reconcile(
+                    worker.tables.customers, worker.settings.partitions, everyone=True
+                )
+
+    @app.task
     async def _follow_reps() -> None:
         settings = worker.settings
-        bootstrap = settings.broker_url().replace("kafka://", "").replace(";", ",")
+        bootstrap = settings.bootstrap_servers()
         await follow_changelog(
             worker.directory,
             worker.tables.reps.changelog_topic.get_topic_name(),

@@ -23,26 +23,29 @@ Two fixes, each a small wrapper around faust's own method:
 - The flow control clears its queues only when flow really resumes after a suspension
   (the queues then hold a rebalance's stale messages), never while it already runs, when
   they hold messages of the current assignment (`keep_running_queues`).
-- With those messages kept, step 2 must not move the read offset back over them either:
-  otherwise the next fetched message looks like a jump, faust records the range as a
-  gap, and a gap counts as acknowledged. The queued messages would then be committed
-  before any agent folded them (a crash in that window loses them) and, acknowledged a
-  second time once folded, they break faust's run of consecutive offsets, so commits
-  crawl one offset per interval. A seek while the flow runs therefore keeps each
-  partition's read offset at what was already handed out (`seek_keeps_handed_out`): the
-  broker re-sends from the committed offset and faust drops what it handed out already.
-  A seek while the flow is suspended (its queues are cleared on resume) moves back as
-  before, and no read offset outlives a rebalance (faust forgets them on revocation), so
-  only messages of the current assignment are ever kept.
+- No jump in offsets is ever taken as acknowledged (`no_gaps_acknowledged`). Faust
+  records a jump from the last message it handed out to the next one as a "gap" and
+  counts the offsets in between as acknowledged, meant for compacted or transactional
+  topics. Our topics are neither, so a jump only comes from faust's own bookkeeping:
+  after step 2 the fetcher may go on with messages fetched before the seek, right after
+  the read offset went back. The queued messages in between were then committed before
+  any agent folded them (a crash in that window loses them) and, acknowledged a second
+  time once folded, broke faust's run of consecutive offsets, so commits crawled one
+  offset per interval. Without the gap an offset is committed only once its message and
+  every one before it were folded; a jump is logged. (Tried first and dropped: stopping
+  the flow around the seek; a SIGKILL test then still lost events.)
 
 `apply` refuses other faust versions, whose recovery it was not checked against.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
 import faust
+
+log = logging.getLogger(__name__)
 
 CHECKED_VERSIONS: Final = ("0.15.",)
 
@@ -59,7 +62,7 @@ def apply() -> None:
             f"not {faust.__version__}: re-check its recovery fix, then update it"
         )
     keep_running_queues()
-    seek_keeps_handed_out()
+    no_gaps_acknowledged()
 
 
 def keep_running_queues() -> None:
@@ -79,23 +82,22 @@ def keep_running_queues() -> None:
     FlowControlEvent._keeps_running_queues = True  # type: ignore[attr-defined]
 
 
-def seek_keeps_handed_out() -> None:
-    """`Consumer.perform_seek()` never moves a read offset back while the flow runs."""
+def no_gaps_acknowledged() -> None:
+    """`Consumer._add_gap()` records nothing: only folded messages are acknowledged."""
     from faust.transport.consumer import Consumer
 
-    if getattr(Consumer, "_keeps_handed_out", False):
+    if getattr(Consumer, "_acknowledges_no_gaps", False):
         return
-    perform_seek = Consumer.perform_seek
 
-    async def perform_seek_keeping_handed_out(self: Any) -> None:
-        running = self.app.flow_control.is_active()
-        handed_out = {tp: offset for tp, offset in self._read_offset.items() if offset}
-        await perform_seek(self)
-        if not running:
-            return  # the queues will be cleared: what was handed out must be read again
-        for tp, offset in handed_out.items():
-            if offset > (self._read_offset.get(tp) or 0):
-                self._read_offset[tp] = offset
+    async def add_no_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        log.warning(
+            "%s[%s]: the fetcher jumped over offsets %s..%s; not taken as acknowledged "
+            "(commits wait until they are folded)",
+            tp.topic,
+            tp.partition,
+            offset_from,
+            offset_to - 1,
+        )
 
-    Consumer.perform_seek = perform_seek_keeping_handed_out  # type: ignore[method-assign]
-    Consumer._keeps_handed_out = True  # type: ignore[attr-defined]
+    Consumer._add_gap = add_no_gap  # type: ignore[method-assign]
+    Consumer._acknowledges_no_gaps = True  # type: ignore[attr-defined]

@@ -79,8 +79,11 @@ class LiveScorer:
     def mark(self, key: bytes, partition: int) -> None:
         self.pending.setdefault(key, partition)
 
-    async def reconcile(self, customers: TrackedTable, partitions: int) -> int:
-        """Mark every customer whose stored score is missing or older than its state.
+    async def reconcile(
+        self, customers: TrackedTable, partitions: int, everyone: bool = False
+    ) -> int:
+        """Mark every customer whose stored score is missing or older than its state
+        (`everyone`: every customer, when what scores changed).
 
         Run after each rebalance: a worker killed between a state write and its score
         (or a table rebuilt from its changelog) would otherwise keep a stale score until
@@ -88,7 +91,7 @@ class LiveScorer:
         """
         marked = 0
         for i, (key, raw) in enumerate(list(customers.items())):
-            score = self.scores.get(key)
+            score = None if everyone else self.scores.get(key)
             if score is None or orjson.loads(score)["events"] != orjson.loads(raw)["events"]:
                 self.mark(key, partition_of(key, partitions))
                 marked += 1

@@ -52,14 +52,17 @@ def key_for(raw: bytes) -> tuple[bytes | None, bool]:
     return None, False
 
 
-async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> int:
-    """Create `topic` with `partitions` if missing; return its partition count."""
+async def ensure_topic(
+    bootstrap: str, topic: str, partitions: int, config: dict[str, str] | None = None
+) -> int:
+    """Create `topic` with `partitions` (and `config`) if missing; return its partition
+    count."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         if topic not in await admin.list_topics():
             try:
-                await admin.create_topics([NewTopic(topic, partitions, 1)])
+                await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=config)])
             except Exception as exc:  # a concurrent creator won the race: fine
                 if "TopicAlreadyExists" not in type(exc).__name__ + str(exc):
                     raise

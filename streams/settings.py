@@ -58,6 +58,9 @@ class StreamSettings:
     session_timeout: float = 10.0
     # Customers whose decoded state the agent keeps in memory between batches.
     cache_size: int = 200_000
+    # How often the worker looks for a change in its model registry (a promotion, a
+    # rollback, a damaged or deleted file) and loads again.
+    model_check_interval: float = 5.0
 
     @property
     def events_topic(self) -> str:
@@ -75,13 +78,16 @@ class StreamSettings:
     def deadletter_topic(self) -> str:
         return f"{self.app_id}-deadletter"
 
-    def broker_url(self) -> str:
-        bootstrap = self.bootstrap
-        if not bootstrap:
-            from streams.broker import bootstrap_servers
+    def bootstrap_servers(self) -> str:
+        """`host:port[,host:port...]`: the setting, or the project's local broker."""
+        if self.bootstrap:
+            return self.bootstrap
+        from streams.broker import bootstrap_servers
 
-            bootstrap = bootstrap_servers()
-        return ";".join(f"kafka://{host}" for host in bootstrap.split(","))
+        return bootstrap_servers()
+
+    def broker_url(self) -> str:
+        return ";".join(f"kafka://{host}" for host in self.bootstrap_servers().split(","))
 
     @classmethod
     def from_env(
@@ -119,6 +125,8 @@ class StreamSettings:
             )
         if self.processing_guarantee != AT_LEAST_ONCE:
             raise SettingsError("CLOSECAST_PROCESSING_GUARANTEE: must be at_least_once")
+        if not self.model_check_interval > 0:
+            raise SettingsError("CLOSECAST_MODEL_CHECK_INTERVAL: must be a number of seconds > 0")
         if not self.store.startswith(("rocksdb://", "memory://")):
             raise SettingsError("CLOSECAST_STORE: must be rocksdb:// or memory://")
         if not 0 < self.score_cpu_share <= 1:

@@ -18,6 +18,7 @@ from typing import Any
 
 import faust
 
+from streams.producer import ensure_topic
 from streams.settings import StreamSettings
 
 
@@ -50,3 +51,25 @@ def define_topics(app: faust.App, settings: StreamSettings, max_bytes: int) -> T
         scores=_raw(app, settings.scores_topic, n, max_bytes),
         deadletter=_raw(app, settings.deadletter_topic, 1, max_bytes),
     )
+
+
+async def create_topics(settings: StreamSettings, max_bytes: int) -> dict[str, int]:
+    """Create the worker's topics that are missing, before its consumer joins the group.
+
+    Faust creates them itself too, but concurrently with joining: a topic created a
+    moment after the group's assignment is left out of it ("Ignoring missing topic")
+    until the client's next metadata refresh, minutes later, and its agent folds nothing
+    meanwhile. Returns each topic's partition count.
+    """
+    bootstrap = settings.bootstrap_servers()
+    config = {"max.message.bytes": str(max_bytes)}
+    wanted = {
+        settings.events_topic: settings.partitions,
+        settings.reps_topic: settings.partitions,
+        settings.scores_topic: settings.partitions,
+        settings.deadletter_topic: 1,
+    }
+    return {
+        name: await ensure_topic(bootstrap, name, partitions, config)
+        for name, partitions in wanted.items()
+    }

@@ -197,7 +197,14 @@ def register_views(app: faust.App, ctx: ApiContext) -> None:
     @page("/progress/")
     class Progress_(Guarded):
         async def get(self, request: Request) -> Response:
-            return _json(self, {**ctx.progress.to_dict(), "score_backlog": ctx.score_backlog()})
+            return _json(
+                self,
+                {
+                    **ctx.progress.to_dict(),
+                    "score_backlog": ctx.score_backlog(),
+                    "scorer": ctx.scorer.name,
+                },
+            )
 
 
 def _owned_by(ctx: ApiContext, rep_id: str) -> list[CustomerState]:

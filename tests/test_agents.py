@@ -420,6 +420,13 @@ def test_exactly_once_is_refused_with_the_reason() -> None:
         {"CLOSECAST_PARTITIONS": "8", "CLOSECAST_STANDBY_REPLICAS": "1", "CLOSECAST_APP_ID": "x"}
     )
     assert (s.partitions, s.standby_replicas, s.events_topic) == (8, 1, "x-events")
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(SettingsError, match="CLOSECAST_MODEL_CHECK_INTERVAL"):
+            StreamSettings.from_env({"CLOSECAST_MODEL_CHECK_INTERVAL": bad})
+    assert (
+        StreamSettings.from_env({"CLOSECAST_MODEL_CHECK_INTERVAL": "0.5"}).model_check_interval
+        == 0.5
+    )
 
 
 def test_producer_keys_by_contract_and_best_effort_for_bad_lines() -> None:

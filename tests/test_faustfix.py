@@ -7,11 +7,14 @@ restart: every state must equal the replay).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from types import SimpleNamespace
 
+import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP
+from intervaltree import IntervalTree
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from streams import faustfix
@@ -34,48 +37,20 @@ def test_a_running_flow_keeps_its_queues_and_a_resumed_one_drops_stale_messages(
     asyncio.run(run())
 
 
-P0, P1 = TP("events", 0), TP("events", 1)
-
-
-class _SeekingConsumer:
-    """Just what faust's `Consumer.perform_seek` touches: read and committed offsets, the
-    app's flow control and a seek to the committed offsets."""
-
-    def __init__(self, flow: FlowControlEvent, committed: dict[TP, int]) -> None:
-        self.app = SimpleNamespace(flow_control=flow)
-        self._read_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
-        self._committed_offset: dict[TP, int | None] = {}
-        self.committed = committed
-
-    async def seek_to_committed(self) -> dict[TP, int]:
-        return dict(self.committed)
-
-
-def test_a_seek_while_the_flow_runs_keeps_what_was_handed_out() -> None:
+def test_a_jump_in_offsets_is_never_taken_as_acknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     faustfix.apply()
+    consumer = SimpleNamespace(
+        _gap=defaultdict(IntervalTree), _committed_offset={TP("events", 0): 300}
+    )
 
     async def run() -> None:
-        flow = FlowControlEvent(initially_suspended=False)
-        consumer = _SeekingConsumer(flow, {P0: 300, P1: 120})
-        consumer._read_offset[P0] = 306  # 300..306 queued for the agents
-        await Consumer.perform_seek(consumer)  # type: ignore[arg-type]
-        # A fetch of 307 next is no jump (no gap acknowledged over 300..306), and the
-        # broker's re-sent 300..305 are dropped as already handed out.
-        assert consumer._read_offset[P0] == 306
-        assert consumer._read_offset[P1] == 120  # nothing handed out: the seek's
-        assert consumer._committed_offset == {P0: 300, P1: 120}
+        # The fetcher handed out 306, then (after a seek back to 300) 312: faust would
+        # take 301..311 as acknowledged, though 307..311 were never handed out.
+        await Consumer._add_gap(consumer, TP("events", 0), 301, 312)  # type: ignore[arg-type]
 
-    asyncio.run(run())
-
-
-def test_a_seek_while_the_flow_is_suspended_reads_again_from_the_committed_offset() -> None:
-    faustfix.apply()
-
-    async def run() -> None:
-        flow = FlowControlEvent(initially_suspended=True)  # its queues clear on resume
-        consumer = _SeekingConsumer(flow, {P0: 300})
-        consumer._read_offset[P0] = 306
-        await Consumer.perform_seek(consumer)  # type: ignore[arg-type]
-        assert consumer._read_offset[P0] == 300
-
-    asyncio.run(run())
+    with caplog.at_level(logging.WARNING, logger="streams.faustfix"):
+        asyncio.run(run())
+    assert not consumer._gap  # nothing acknowledged: the commit waits for the fold
+    assert "events[0]: the fetcher jumped over offsets 301..311" in caplog.text

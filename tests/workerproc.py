@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -101,7 +101,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> WorkerProcess:
+    def start(self) -> Self:
         command = [
             *(sys.executable, "-m", "closecast", "worker"),
             *("--web-port", str(self.port), "--data-dir", str(self.data_dir)),

@@ -63,8 +63,7 @@ class WorkerSource:
 
         settings = StreamSettings.from_env()
         if bootstrap in ("", "auto"):
-            url = settings.broker_url()
-            bootstrap = ",".join(part.removeprefix("kafka://") for part in url.split(";"))
+            bootstrap = settings.bootstrap_servers()
         return cls(ledger, bootstrap.removeprefix("kafka://"), settings.events_topic)
 
     async def start(self) -> None:

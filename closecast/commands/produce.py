@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no such file")
     settings = StreamSettings.from_env()
     topic = args.topic or settings.events_topic
-    bootstrap = args.bootstrap or settings.broker_url().replace("kafka://", "").replace(";", ",")
+    bootstrap = args.bootstrap or settings.bootstrap_servers()
     found = asyncio.run(ensure_topic(bootstrap, topic, settings.partitions))
     if topic == settings.events_topic and found != settings.partitions:
         raise UserError(

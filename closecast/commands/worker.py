@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from closecast.errors import UserError
 from features.policy import Policy
-from models.registry import load_scorer
-from streams.app import build
+from models.watch import ModelWatch
+from streams.app import MAX_MESSAGE_BYTES, build
 from streams.settings import SettingsError, StreamSettings
+from streams.topics import create_topics
 
 
 def register(sub: Any) -> None:
@@ -39,7 +42,15 @@ def run(args: argparse.Namespace) -> int:
             "every request (503) until it is",
             file=sys.stderr,
         )
-    worker = build(settings, load_scorer(args.model_dir, policy), policy, api_token=token)
+    try:
+        asyncio.run(create_topics(settings, MAX_MESSAGE_BYTES))
+    except (KafkaError, OSError) as exc:
+        raise UserError(
+            f"cannot create the worker's topics on Kafka at {settings.bootstrap_servers()}: "
+            f"{exc!r} (is the broker up? `make kafka-up`)"
+        ) from None
+    models = ModelWatch(args.model_dir, policy)
+    worker = build(settings, models.scorer, policy, api_token=token, models=models)
     _worker_class()(
         worker.app, loglevel=args.loglevel, quiet=True, loop=_event_loop()
     ).execute_from_commandline()

@@ -17,9 +17,14 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams import broker
+from streams.app import MAX_MESSAGE_BYTES
 from streams.replay import Snapshot, replay_files
+from streams.settings import StreamSettings
+from streams.topics import create_topics
 from tests.workerproc import (
     TOKEN,
     WorkerProcess,
@@ -75,7 +80,18 @@ def _same_states(worker: WorkerProcess, customers: dict[str, Any], reps: dict[st
 def _wait_same(
     worker: WorkerProcess, customers: dict[str, Any], reps: dict[str, Any], timeout: float
 ) -> None:
-    wait_for(lambda: _same_states(worker, customers, reps), timeout, "the replay's states", worker)
+    try:
+        wait_for(
+            lambda: _same_states(worker, customers, reps), timeout, "the replay's states", worker
+        )
+    except AssertionError as exc:
+        topics = [f"{worker.app_id}-events", f"{worker.app_id}-rep-events"]
+        behind = {
+            f"{tp.topic}[{tp.partition}]": n
+            for tp, n in lag(worker.app_id, topics).per_partition.items()
+        }
+        detail = f"{_diff(worker, customers, reps)}; lag {behind}; progress {worker.progress()}"
+        raise AssertionError(f"{detail}\n{exc}") from None
 
 
 def _diff(worker: WorkerProcess, customers: dict[str, Any], reps: dict[str, Any]) -> str:
@@ -226,3 +242,36 @@ def test_views_refuse_everything_without_a_configured_token(app_id: str, tmp_pat
             assert status == 503 and b"CLOSECAST_API_TOKEN" in body, path
     finally:
         worker.stop()
+
+
+def test_the_worker_s_topics_exist_before_it_joins_its_group(app_id: str) -> None:
+    """Created up front with our partition counts and size limit (a source topic that
+    appears after the group's assignment would be left out of it for minutes)."""
+    settings = StreamSettings.from_env(app_id=app_id)
+    first = asyncio.run(create_topics(settings, MAX_MESSAGE_BYTES))
+    assert first == {
+        f"{app_id}-events": 4,
+        f"{app_id}-rep-events": 4,
+        f"{app_id}-scores": 4,
+        f"{app_id}-deadletter": 1,
+    }
+    assert asyncio.run(create_topics(settings, MAX_MESSAGE_BYTES)) == first  # idempotent
+
+    async def size_limits() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers())
+        await admin.start()
+        try:
+            described = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name) for name in first]
+            )
+        finally:
+            await admin.close()
+        return {
+            resource["resource_name"]: entry["config_value"]
+            for response in described
+            for resource in response.to_object()["resources"]
+            for entry in resource["config_entries"]
+            if entry["config_names"] == "max.message.bytes"
+        }
+
+    assert asyncio.run(size_limits()) == dict.fromkeys(first, str(MAX_MESSAGE_BYTES))
