@@ -31,6 +31,14 @@ def add_log_args(parser: argparse.ArgumentParser, as_of_required: bool = False) 
         help="write rejected lines here (default: FILE.rejected.jsonl beside the first file)",
     )
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes for the replay (default: one per core for logs over 16 MB; "
+        "the result is the same)",
+    )
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +62,11 @@ def load_snapshot(args: argparse.Namespace) -> Snapshot:
         if not path.is_file():
             raise UserError(f"{path}: no such file")
     dead = args.dead_letters or args.files[0].with_name(args.files[0].name + ".rejected.jsonl")
-    snapshot = replay_files(args.files, as_of_arg(args.as_of), dead, progress=args.progress)
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers: must be 1 or more")
+    snapshot = replay_files(
+        args.files, as_of_arg(args.as_of), dead, progress=args.progress, workers=args.workers
+    )
     if snapshot.stats.rejected:
         print(
             f"{snapshot.stats.rejected} invalid lines skipped, kept with reasons in {dead}",
