@@ -148,6 +148,12 @@ def test_parallel_with_only_rep_events_and_bad_lines(tmp_path: Path) -> None:
     assert split.timings["workers"] == 3 and single.customers == {} and len(single.reps) == 4
 
 
+def test_parallel_with_a_progress_bar(tmp_path: Path) -> None:
+    a, b = simulated(tmp_path, seed=6)
+    single = replay_files([a, b], workers=1)
+    assert full(replay_files([a, b], progress=True, workers=2)) == full(single)
+
+
 def test_empty_logs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
