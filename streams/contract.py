@@ -425,7 +425,7 @@ def parse(raw: bytes | str) -> Event:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent(f"event: not valid JSON ({_json_error(exc)})") from None
-    return _validate(obj, own_payload=True)
+    return _validate(obj, True)  # `obj` is ours: its payload may be filled in place
 
 
 def _json_error(exc: orjson.JSONDecodeError) -> str:

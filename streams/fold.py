@@ -86,12 +86,11 @@ def apply(state: CustomerState | None, event: Event) -> CustomerState:
     """
     if not touches_customer(event):
         raise ValueError(f"event {event.event_id} ({event.type}) belongs to no customer")
-    seen = IdSet.add(state.seen if state else b"", event_digest(event.event_id))
-    if seen is None:
-        assert state is not None
+    digest = event_digest(event.event_id)
+    if state is not None and IdSet.add(state.seen, digest) is None:
         return state
     new = CustomerState(event.customer_id or "") if state is None else state.copy()
-    _fold_customer(new, event, seen)
+    apply_in_place(new, event, digest)
     return new
 
 
@@ -109,11 +108,6 @@ def apply_in_place(state: CustomerState, event: Event, digest: bytes | None = No
         seen = added
     else:
         seen += digest
-    _fold_customer(state, event, seen)
-    return True
-
-
-def _fold_customer(state: CustomerState, event: Event, seen: bytes) -> None:
     state.seen = seen
     events = state.events = state.events + 1
     ts = event.ts
@@ -126,6 +120,7 @@ def _fold_customer(state: CustomerState, event: Event, seen: bytes) -> None:
     handler = _CUSTOMER_HANDLERS.get(event.type)
     if handler is not None:
         handler(state, event)
+    return True
 
 
 def _set_owner(s: CustomerState, key: Key, owner: str | None, via: str) -> None:
