@@ -44,6 +44,7 @@ from streams.contract import Event, InvalidEvent, parse
 from streams.deadletter import DeadLetterFile, Rejection, reject
 from streams.fold import merge_rep
 from streams.replay import Replayer, ReplayStats, Snapshot, collector_paused
+from streams.settings import SettingsError
 from streams.state import CustomerState, RepState
 
 # Below this much log the single-process replay wins: starting a process and shipping
@@ -65,7 +66,9 @@ def auto_workers(paths: list[Path]) -> int:
     setting = os.environ.get("CLOSECAST_REPLAY_WORKERS", "").strip()
     if setting:
         if not setting.isdigit() or int(setting) < 1:
-            raise ValueError(f"CLOSECAST_REPLAY_WORKERS: {setting!r} is not a number of at least 1")
+            raise SettingsError(
+                f"CLOSECAST_REPLAY_WORKERS: {setting!r} is not a number of at least 1"
+            )
         return int(setting)
     if sum(p.stat().st_size for p in paths) < PARALLEL_MIN_BYTES:
         return 1

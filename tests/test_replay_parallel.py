@@ -267,9 +267,10 @@ def test_parallel_equals_single_for_any_log(
 def test_a_line_owner_guess_is_the_event_owner_for_writers_forms(
     log: tuple[list[bytes], int | None],
 ) -> None:
+    # Every form but the misleading one above: a guess, when made, is right.
     for line in log[0]:
         guess = line_owner(line, 3)
-        if guess is None or b'"payload":{"' not in line or line.startswith(b'{"payload"'):
+        if guess is None:
             continue
         try:
             event = parse(line)
@@ -363,3 +364,14 @@ def test_cli_output_is_the_same_with_any_number_of_workers(
         outputs.append((captured.out, captured.err, files))
     assert outputs[1] == outputs[0] and outputs[2] == outputs[0]
     assert outputs[0][0] and outputs[0][2][1]  # something printed, bad lines kept
+
+
+def test_bad_worker_counts_are_user_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = simulated(tmp_path)
+    assert main(["replay", str(a), "--workers", "0"]) == 2
+    assert "--workers: must be 1 or more" in capsys.readouterr().err
+    monkeypatch.setenv("CLOSECAST_REPLAY_WORKERS", "many")
+    assert main(["replay", str(a)]) == 2
+    assert "CLOSECAST_REPLAY_WORKERS: 'many'" in capsys.readouterr().err

@@ -13,11 +13,16 @@ from models.registry import load_scorer
 from models.scoring import Scorer
 from streams.contract import InvalidEvent, parse_as_of
 from streams.replay import Snapshot, replay_files
+from streams.settings import SettingsError
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("CLOSECAST_MODEL_DIR", ".closecast/models"))
 
 
-def add_log_args(parser: argparse.ArgumentParser, as_of_required: bool = False) -> None:
+def add_log_args(
+    parser: argparse.ArgumentParser, as_of_required: bool = False, workers: bool = False
+) -> None:
+    """The log files and how to read them; `workers`: the command folds them with
+    `load_snapshot`, which can split the work over processes."""
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="event log (.jsonl)")
     parser.add_argument(
         "--as-of",
@@ -31,6 +36,8 @@ def add_log_args(parser: argparse.ArgumentParser, as_of_required: bool = False) 
         help="write rejected lines here (default: FILE.rejected.jsonl beside the first file)",
     )
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    if not workers:
+        return
     parser.add_argument(
         "--workers",
         type=int,
@@ -62,11 +69,15 @@ def load_snapshot(args: argparse.Namespace) -> Snapshot:
         if not path.is_file():
             raise UserError(f"{path}: no such file")
     dead = args.dead_letters or args.files[0].with_name(args.files[0].name + ".rejected.jsonl")
-    if args.workers is not None and args.workers < 1:
+    workers = getattr(args, "workers", None)  # None: chosen by the log's size
+    if workers is not None and workers < 1:
         raise UserError("--workers: must be 1 or more")
-    snapshot = replay_files(
-        args.files, as_of_arg(args.as_of), dead, progress=args.progress, workers=args.workers
-    )
+    try:
+        snapshot = replay_files(
+            args.files, as_of_arg(args.as_of), dead, progress=args.progress, workers=workers
+        )
+    except SettingsError as exc:  # CLOSECAST_REPLAY_WORKERS not a number
+        raise UserError(str(exc)) from None
     if snapshot.stats.rejected:
         print(
             f"{snapshot.stats.rejected} invalid lines skipped, kept with reasons in {dead}",
