@@ -43,7 +43,7 @@ def add_log_args(
         type=int,
         default=None,
         metavar="N",
-        help="processes for the replay (default: one per core for logs over 16 MB; "
+        help="processes for the replay (default: one per core for logs over 32 MB; "
         "the result is the same)",
     )
 
