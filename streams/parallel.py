@@ -28,7 +28,6 @@ import pickle
 import threading
 import time
 import traceback
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Final
+from zlib import crc32
 
 from tqdm import tqdm
 from tqdm._monitor import TMonitor
@@ -53,6 +53,7 @@ from streams.state import CustomerState, RepState
 PARALLEL_MIN_BYTES: Final = 32 * 1024 * 1024
 
 _CUSTOMER_KEY: Final = b'"customer_id":"'
+_CUSTOMER_KEY_LENGTH: Final = len(_CUSTOMER_KEY)  # a constant: line_owner runs on every line
 # A line's place in the input: (file index, line number).
 Position = tuple[int, int]
 
@@ -96,9 +97,9 @@ def _single_threaded() -> bool:
 def line_owner(raw: bytes, workers: int) -> int | None:
     """The worker owning a raw line, read without parsing it; None if the bytes do not say.
 
-    The guess is the customer id's bytes after the first `"customer_id":"` that follows
-    a brace or a comma, up to the next quote, unless they hold a backslash (an escape
-    spells the id in other bytes). Every worker guesses alike, so a guessed line reaches
+    The guess is the customer id's bytes after the first `"customer_id":"`, if that
+    follows a brace or a comma, up to the next quote, unless they hold a backslash (an
+    escape spells the id in other bytes). Every worker guesses alike, so a guessed line reaches
     one worker only, which checks the parsed event's owner (see `fold_share`): the
     guess is wrong only when the key sits elsewhere (in the payload, say) and the top
     level's is spelt otherwise, which no writer here does.
@@ -106,21 +107,21 @@ def line_owner(raw: bytes, workers: int) -> int | None:
     at = raw.find(_CUSTOMER_KEY)
     if at < 1 or raw[at - 1] not in b"{,":
         return None
-    start = at + len(_CUSTOMER_KEY)
+    start = at + _CUSTOMER_KEY_LENGTH
     end = raw.find(b'"', start)
     if end < 0:
         return None
     customer = raw[start:end]
     if b"\\" in customer:
         return None
-    return zlib.crc32(customer) % workers
+    return crc32(customer) % workers
 
 
 def event_owner(event: Event, workers: int) -> int:
     """The worker owning a parsed event: its customer's, or worker 0 without one."""
     if event.customer_id is None:
         return 0
-    return zlib.crc32(event.customer_id.encode("utf-8", "surrogatepass")) % workers
+    return crc32(event.customer_id.encode("utf-8", "surrogatepass")) % workers
 
 
 @dataclass
