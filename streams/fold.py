@@ -39,6 +39,13 @@ from streams.state import (
 )
 
 _CHANNEL_INDEX: Final = {c: i for i, c in enumerate(CHANNELS)}
+# What one contact adds to CustomerState.by_channel: its channel's total lane, and for an
+# effective one its effective lane too (precomputed: a contact is most events).
+_CONTACT_LANE: Final = {c: 1 << (CHANNEL_LANE_BITS * i) for c, i in _CHANNEL_INDEX.items()}
+_EFFECTIVE_CONTACT_LANES: Final = {
+    c: _CONTACT_LANE[c] + (1 << (CHANNEL_LANE_BITS * (len(CHANNELS) + i)))
+    for c, i in _CHANNEL_INDEX.items()
+}
 _SECTION_BIT: Final = {s: 1 << i for i, s in enumerate(SECTIONS)}
 
 
@@ -79,12 +86,11 @@ def apply(state: CustomerState | None, event: Event) -> CustomerState:
     """
     if not touches_customer(event):
         raise ValueError(f"event {event.event_id} ({event.type}) belongs to no customer")
-    seen = IdSet.add(state.seen if state else b"", event_digest(event.event_id))
-    if seen is None:
-        assert state is not None
+    digest = event_digest(event.event_id)
+    if state is not None and IdSet.add(state.seen, digest) is None:
         return state
     new = CustomerState(event.customer_id or "") if state is None else state.copy()
-    _fold_customer(new, event, seen)
+    apply_in_place(new, event, digest)
     return new
 
 
@@ -92,25 +98,29 @@ def apply_in_place(state: CustomerState, event: Event, digest: bytes | None = No
     """Fold `event` into `state`, mutating it. Return False for a duplicate.
 
     `digest` is `event_digest(event.event_id)` when the caller has it already."""
-    seen = IdSet.add(state.seen, digest or event_digest(event.event_id))
-    if seen is None:
-        return False
-    _fold_customer(state, event, seen)
-    return True
-
-
-def _fold_customer(state: CustomerState, event: Event, seen: bytes) -> None:
-    state.seen = seen
-    state.events += 1
-    ts = event.ts
-    if state.events == 1:
-        state.first_ts = state.last_ts = ts
+    digest = digest or event_digest(event.event_id)
+    seen = state.seen
+    # IdSet.add inlined for its usual case, a new digest: a call fewer per event.
+    if digest in seen:  # a duplicate, or the digest's bytes across two entries
+        added = IdSet.add(seen, digest)
+        if added is None:
+            return False
+        seen = added
     else:
-        state.first_ts = min(state.first_ts, ts)
-        state.last_ts = max(state.last_ts, ts)
+        seen += digest
+    state.seen = seen
+    events = state.events = state.events + 1
+    ts = event.ts
+    if events == 1:
+        state.first_ts = state.last_ts = ts
+    elif ts > state.last_ts:  # the usual case: the log is roughly in time order
+        state.last_ts = ts
+    elif ts < state.first_ts:
+        state.first_ts = ts
     handler = _CUSTOMER_HANDLERS.get(event.type)
     if handler is not None:
         handler(state, event)
+    return True
 
 
 def _set_owner(s: CustomerState, key: Key, owner: str | None, via: str) -> None:
@@ -138,16 +148,17 @@ def _contact_made(s: CustomerState, e: Event) -> None:
     p = e.payload
     ts = e.ts
     s.contacts += 1
-    s.last_contact_ts = _max(s.last_contact_ts, ts)
-    index = _CHANNEL_INDEX[p["channel"]]
+    last = s.last_contact_ts
+    if last is None or ts > last:
+        s.last_contact_ts = ts
     if not p["effective"]:
-        s.by_channel += 1 << (CHANNEL_LANE_BITS * index)
+        s.by_channel += _CONTACT_LANE[p["channel"]]
         return
-    s.by_channel += (1 << (CHANNEL_LANE_BITS * index)) + (
-        1 << (CHANNEL_LANE_BITS * (len(CHANNELS) + index))
-    )
+    s.by_channel += _EFFECTIVE_CONTACT_LANES[p["channel"]]
     s.effective += 1
-    s.first_contact_ts = _min(s.first_contact_ts, ts)
+    first = s.first_contact_ts
+    if first is None or ts < first:
+        s.first_contact_ts = ts
     _add_contact_time(s, ts)
     _note_contact_rep(s, e.rep_id, ts)
 
@@ -319,15 +330,21 @@ def apply_rep_in_place(state: RepState, event: Event, digest: bytes | None = Non
     else:
         index = ts // WEEK_US
         week = state.weeks.get(index, EMPTY_WEEK)
-        seen = IdSet.add(week[0], digest)
-        if seen is None:
-            return False
-        state.weeks[index] = _rep_week(week, seen, event)
+        week_seen = week[0]
+        if digest in week_seen:  # IdSet.add inlined, as in apply_in_place
+            added = IdSet.add(week_seen, digest)
+            if added is None:
+                return False
+            week_seen = added
+        else:
+            week_seen += digest
+        state.weeks[index] = _rep_week(week, week_seen, event)
     if state.first_ts == state.last_ts == 0:
         state.first_ts = state.last_ts = ts
-    else:
-        state.first_ts = min(state.first_ts, ts)
-        state.last_ts = max(state.last_ts, ts)
+    elif ts > state.last_ts:
+        state.last_ts = ts
+    elif ts < state.first_ts:
+        state.first_ts = ts
     return True
 
 
@@ -364,3 +381,58 @@ def _rep_week(week: RepWeek, seen: bytes, event: Event) -> RepWeek:
     elif kind == "complaint_received":
         complaints += 1
     return (seen, effective, contacts, leads, quotes, deals, total, losses, suspended, complaints)
+
+
+def merge_rep(into: RepState, other: RepState) -> bool:
+    """Add to `into` what `other` folded from other events of the same rep.
+
+    Exact when the two saw disjoint events: profile and week digests disjoint, then the
+    counters add, the exact sums add, the registers keep the newest key and the time
+    range widens, as if one state had folded all the events. Return False, changing
+    nothing, if a digest is in both: which event counted would then depend on order.
+    """
+    common = into.weeks.keys() & other.weeks.keys()
+    if not _disjoint(into.profile_seen, other.profile_seen) or not all(
+        _disjoint(into.weeks[w][0], other.weeks[w][0]) for w in common
+    ):
+        return False
+    into.profile_seen += other.profile_seen
+    if other.joined_key is not None and _newer(into.joined_key, other.joined_key):
+        into.joined_key = other.joined_key
+        into.role, into.team, into.name = other.role, other.team, other.name
+    if other.left_key is not None and _newer(into.left_key, other.left_key):
+        into.left_key = other.left_key
+    if into.first_ts == into.last_ts == 0:  # no event yet (see apply_rep_in_place)
+        into.first_ts, into.last_ts = other.first_ts, other.last_ts
+    elif not other.first_ts == other.last_ts == 0:
+        into.first_ts = min(into.first_ts, other.first_ts)
+        into.last_ts = max(into.last_ts, other.last_ts)
+    weeks = into.weeks
+    for index, week in other.weeks.items():
+        mine = weeks.get(index)
+        weeks[index] = week if mine is None else _merge_weeks(mine, week)
+    return True
+
+
+def _disjoint(a: bytes, b: bytes) -> bool:
+    if not a or not b:
+        return True
+    return set(memoryview(a).cast("Q")).isdisjoint(memoryview(b).cast("Q"))
+
+
+def _merge_weeks(a: RepWeek, b: RepWeek) -> RepWeek:
+    total = a[6]
+    for amount in b[6]:  # exact: the sum of both expansions, whatever their order
+        total = exact_add(total, amount)
+    return (
+        a[0] + b[0],
+        a[1] + b[1],
+        a[2] + b[2],
+        a[3] + b[3],
+        a[4] + b[4],
+        a[5] + b[5],
+        total,
+        a[7] + b[7],
+        a[8] + b[8],
+        a[9] + b[9],
+    )

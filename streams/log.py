@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -22,19 +23,26 @@ class Line:
 
 def read_lines(paths: Iterable[Path], progress: bool = False) -> Iterator[Line]:
     """Every non-blank line of every file, numbered from 1, with a byte-based progress bar."""
+    for _, source, number, raw in numbered_lines(paths, progress):
+        yield Line(source, number, raw)
+
+
+def numbered_lines(
+    paths: Iterable[Path], progress: bool = False
+) -> Iterator[tuple[int, str, int, bytes]]:
+    """`read_lines` as plain tuples (file index, source, line number, raw): the replay's
+    hot loop, where building a `Line` per line would cost more than reading it."""
     paths = list(paths)
-    total = sum(p.stat().st_size for p in paths)
-    bar = tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        desc="replay",
-        disable=not progress,
-        mininterval=0.5,
-        leave=False,
-    )
+    # No bar at all unless asked: even a disabled one starts tqdm's monitor thread, and a
+    # process with threads should not fork (the parallel replay forks).
+    bar: tqdm[Any] | _Progress = _Progress()
+    if progress:
+        total = sum(p.stat().st_size for p in paths)
+        bar = tqdm(
+            total=total, unit="B", unit_scale=True, desc="replay", mininterval=0.5, leave=False
+        )
     try:
-        for path in paths:
+        for index, path in enumerate(paths):
             source = str(path)
             done = 0
             with path.open("rb") as handle:
@@ -44,8 +52,8 @@ def read_lines(paths: Iterable[Path], progress: bool = False) -> Iterator[Line]:
                         bar.update(done)
                         done = 0
                     raw = raw.rstrip(b"\r\n")
-                    if raw.strip():
-                        yield Line(source, number, raw)
+                    if raw and not raw.isspace():
+                        yield index, source, number, raw
             bar.update(done)
     finally:
         bar.close()
@@ -71,3 +79,13 @@ def append_events(path: Path, events: Iterable[Event]) -> int:
         handle.flush()
         os.fsync(handle.fileno())
     return count
+
+
+class _Progress:
+    """A progress bar that shows nothing."""
+
+    def update(self, n: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

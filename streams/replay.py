@@ -7,6 +7,7 @@ computes the same states with the same fold; `tests/live` proves they agree.
 from __future__ import annotations
 
 import gc
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -14,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.contract import Event, InvalidEvent, parse
+from streams.contract import REP_EVENT_TYPES, Event, InvalidEvent, parse
 from streams.deadletter import DeadLetterFile, Rejection, reject
-from streams.fold import apply_in_place, apply_rep_in_place, event_digest, touches_customer
-from streams.log import read_lines
+from streams.fold import apply_in_place, apply_rep_in_place, event_digest
+from streams.log import numbered_lines
 from streams.state import CustomerState, RepState
 
 
@@ -49,6 +50,8 @@ class Snapshot:
     reps: dict[str, RepState]
     as_of: int
     stats: ReplayStats
+    # How the replay went (workers, seconds per phase), for benchmarks; not a result.
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     def summary(self) -> dict[str, Any]:
         by_status = Counter(s.status for s in self.customers.values())
@@ -91,15 +94,18 @@ class Replayer:
 
     def feed(self, event: Event) -> bool:
         """Fold one event. Return True if it changed anything."""
-        self.stats.events_read += 1
-        if self.as_of is not None and event.ts > self.as_of:
-            self.stats.after_as_of += 1
+        stats = self.stats
+        stats.events_read += 1
+        ts = event.ts
+        if self.as_of is not None and ts > self.as_of:
+            stats.after_as_of += 1
             return False
-        applied = False
+        applied = for_customer = False
         digest = event_digest(event.event_id)
-        for_customer = touches_customer(event)
-        if for_customer:
-            customer_id = event.customer_id or ""
+        customer_id = event.customer_id
+        # touches_customer(event), inlined: this runs once per event.
+        if customer_id is not None and event.type not in REP_EVENT_TYPES:
+            for_customer = True
             state = self.customers.get(customer_id)
             if state is None:
                 state = self.customers[customer_id] = CustomerState(customer_id)
@@ -111,10 +117,11 @@ class Replayer:
                 rep = self.reps[rep_id] = RepState(rep_id)
             applied = apply_rep_in_place(rep, event, digest) or applied
         if applied:
-            self.stats.events_applied += 1
-            self.latest = max(self.latest, event.ts)
+            stats.events_applied += 1
+            if ts > self.latest:
+                self.latest = ts
         else:
-            self.stats.duplicates += 1
+            stats.duplicates += 1
         return applied
 
     def reject(self, rejection: Rejection) -> None:
@@ -140,18 +147,43 @@ def replay_files(
     as_of: int | None = None,
     dead_letters: Path | None = None,
     progress: bool = False,
+    workers: int | None = None,
 ) -> Snapshot:
-    """Fold log files. Bad lines go to the dead-letter file (if given) and are counted."""
+    """Fold log files. Bad lines go to the dead-letter file (if given) and are counted.
+
+    `workers` > 1 splits the work by customer over that many processes (see
+    `streams.parallel`; the result is the same); None chooses by the log's size.
+    """
+    # Imported here: streams.parallel builds on this module.
+    from streams.parallel import auto_workers, can_fork, replay_parallel
+
+    paths = list(paths)
+    if workers is None:
+        workers = auto_workers(paths)
+    if workers > 1 and can_fork():
+        snapshot = replay_parallel(paths, as_of, dead_letters, progress, workers)
+        if snapshot is not None:
+            return snapshot
+    return replay_single(paths, as_of, dead_letters, progress)
+
+
+def replay_single(
+    paths: list[Path], as_of: int | None, dead_letters: Path | None, progress: bool
+) -> Snapshot:
+    """`replay_files` in this process."""
+    started = time.perf_counter()
     replayer = Replayer(as_of)
     feed = replayer.feed
     with DeadLetterFile(dead_letters) as dlq, collector_paused():
-        for line in read_lines(paths, progress):
+        for _, source, number, raw in numbered_lines(paths, progress):
             try:
-                event = parse(line.raw)
+                event = parse(raw)
             except InvalidEvent as exc:
-                rejection = reject(line.source, line.number, line.raw, str(exc))
+                rejection = reject(source, number, raw, str(exc))
                 replayer.reject(rejection)
                 dlq.write(rejection)
                 continue
             feed(event)
-    return replayer.snapshot()
+    snapshot = replayer.snapshot()
+    snapshot.timings.update(workers=1, fold_s=time.perf_counter() - started)
+    return snapshot

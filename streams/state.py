@@ -154,6 +154,8 @@ class IdSet:
     @staticmethod
     def add(packed: bytes, digest: bytes) -> bytes | None:
         """`packed` with `digest` added, or None if it is already there."""
+        if digest not in packed:  # the usual case, one C-level search
+            return packed + digest
         start = packed.find(digest)
         while start != -1:
             if start % 8 == 0:

@@ -19,7 +19,7 @@ from planning.export import write_tables
 
 def register(sub: Any) -> None:
     p = sub.add_parser("calllist", help="a rep's prioritised call list for a day")
-    add_log_args(p, as_of_required=True)
+    add_log_args(p, as_of_required=True, workers=True)
     add_model_args(p)
     p.add_argument("--rep", help="one rep's list (default: every active rep)")
     p.add_argument("--limit", type=int, default=None, help="lines per rep (default: capacity)")

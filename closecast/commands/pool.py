@@ -17,7 +17,7 @@ from planning.pool import recommend
 
 def register(sub: Any) -> None:
     p = sub.add_parser("pool", help="recommend who takes which public-pool customer")
-    add_log_args(p, as_of_required=True)
+    add_log_args(p, as_of_required=True, workers=True)
     add_model_args(p)
     add_pool_args(p)
     p.add_argument(

@@ -13,7 +13,7 @@ from streams.contract import to_datetime
 
 def register(sub: Any) -> None:
     p = sub.add_parser("replay", help="fold log files and summarise the customers' states")
-    add_log_args(p)
+    add_log_args(p, workers=True)
     p.add_argument("--json", action="store_true", help="end with one JSON object line")
     p.set_defaults(run=run)
 

@@ -14,7 +14,7 @@ from models.scoring import score_snapshot
 
 def register(sub: Any) -> None:
     p = sub.add_parser("score", help="score every customer known as of a time, to CSV")
-    add_log_args(p, as_of_required=True)
+    add_log_args(p, as_of_required=True, workers=True)
     add_model_args(p)
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
     p.set_defaults(run=run)
