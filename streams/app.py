@@ -33,6 +33,8 @@ from streams.web import ApiContext, register_views
 # Rep states hold every event id their rep touched (8 bytes each, base64 in JSON), so a
 # busy rep's changelog record outgrows Kafka's 1 MB default; our topics allow this much.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+PRODUCER_BATCH_BYTES = 512 * 1024
+FETCH_BYTES_PER_PARTITION = 1024 * 1024
 
 
 @dataclass
@@ -70,7 +72,19 @@ def create_app(settings: StreamSettings) -> faust.App:
         broker_max_poll_records=5000,
         stream_buffer_maxsize=20000,
         producer_max_request_size=MAX_MESSAGE_BYTES,
-        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        # aiokafka keeps one open batch per partition and one request in flight to the
+        # broker (its sources): a send that finds its partition's batch full waits until
+        # that batch is drained into the next request. With the default 16 KB, a batch's
+        # changelog records (hundreds of KB) left 16 KB per partition per round trip.
+        # (Below the broker's 1 MB default message size, which the customers' changelog
+        # keeps.)
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        # Per partition and fetch. The broker fills a fetch's partitions in order up to
+        # its total limit (50 MB), so with this at 16 MB a backlog on the events topic
+        # left nothing for the rep-events partitions behind it, and the rep agent
+        # starved until the backlog was gone. A record larger than this still comes
+        # whole: the broker always returns a partition's first batch (KIP-74).
+        consumer_max_fetch_size=FETCH_BYTES_PER_PARTITION,
         producer_linger=0.0,
         # A send the broker never answers fails after this (faust's default is 20 min),
         # which stops the agent before its batch is acknowledged instead of hanging.
