@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ from streams.settings import StreamSettings
 from streams.tables import Tables, define_tables
 from streams.topics import Topics, define_topics
 from streams.web import ApiContext, register_views
+
+log = logging.getLogger(__name__)
 
 # Rep states hold every event id their rep touched (8 bytes each, base64 in JSON), so a
 # busy rep's changelog record outgrows Kafka's 1 MB default; our topics allow this much.
@@ -232,14 +235,17 @@ def _wire_lifecycle(worker: Worker) -> None:
         while models is not None and not worker.stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(worker.stop.wait(), worker.settings.model_check_interval)
-            if not models.stale():
-                continue
-            fresh, fingerprint = await asyncio.to_thread(models.load)
-            if models.adopt(fresh, fingerprint):
-                # Every stored score came from the other scorer: score them all again.
-                await worker.scorer.reconcile(
-                    worker.tables.customers, worker.settings.partitions, everyone=True
-                )
+            try:
+                if not models.stale():
+                    continue
+                fresh, fingerprint = await asyncio.to_thread(models.load)
+                if models.adopt(fresh, fingerprint):
+                    # Every stored score came from the other scorer: score them all again.
+                    await worker.scorer.reconcile(
+                        worker.tables.customers, worker.settings.partitions, everyone=True
+                    )
+            except Exception:  # the watch must outlive a bad moment on the disk
+                log.exception("looking at the model registry failed; trying again")
 
     @app.task
     async def _follow_reps() -> None:

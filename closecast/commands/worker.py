@@ -43,12 +43,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        asyncio.run(create_topics(settings, MAX_MESSAGE_BYTES))
+        found = asyncio.run(create_topics(settings, MAX_MESSAGE_BYTES))
     except (KafkaError, OSError) as exc:
         raise UserError(
             f"cannot create the worker's topics on Kafka at {settings.bootstrap_servers()}: "
             f"{exc!r} (is the broker up? `make kafka-up`)"
         ) from None
+    # The customer table is co-partitioned with the events topic: a topic made elsewhere
+    # with another partition count would send customers' events to the wrong state.
+    wrong = {
+        name: n
+        for name, n in found.items()
+        if name != settings.deadletter_topic and n != settings.partitions
+    }
+    if wrong:
+        raise UserError(
+            f"topics {wrong} have another partition count than CLOSECAST_PARTITIONS="
+            f"{settings.partitions}: set it to theirs, or use another CLOSECAST_APP_ID"
+        )
     models = ModelWatch(args.model_dir, policy)
     worker = build(settings, models.scorer, policy, api_token=token, models=models)
     _worker_class()(
