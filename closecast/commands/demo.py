@@ -1,4 +1,5 @@
-"""`closecast demo`: simulate a log, replay it, score, print call lists and a manager summary."""
+"""`closecast demo`: simulate a log, replay it, train a model on it, score, print call lists
+and a manager summary."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from typing import Any
 
 from closecast.commands.calllist import render_table
 from features.policy import Policy
-from models.registry import load_scorer
+from models.registry import Registry, load_scorer
 from models.scoring import score_snapshot
 from planning.calllist import build_call_lists
 from planning.summary import summarise
 from streams.contract import to_datetime
 from streams.replay import replay_files
+from training.dataset import DatasetConfig, build_dataset, read_events
+from training.retrain import retrain
 from training.simulator import SimulationConfig, write_log
 
 
@@ -25,7 +28,12 @@ def register(sub: Any) -> None:
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--days", type=int, default=540)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--model-dir", type=Path, default=None)
+    p.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="score with this registry's current model instead of training one on the demo log",
+    )
     p.add_argument("--show-reps", type=int, default=3, help="call lists to print")
     p.set_defaults(run=run)
 
@@ -41,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
         customers=args.customers, reps=args.reps, days=args.days, seed=args.seed
     )
     summary = write_log(config, log)
-    print(f"1. simulated {summary} -> {log}")
+    print(
+        f"1. simulated {summary.events:,} events: {summary.customers:,} customers, "
+        f"{summary.reps} reps, {summary.deals:,} deals won over {args.days} days -> {log}"
+    )
     snapshot = replay_files([log], dead_letters=args.dir / "rejected.jsonl")
     s = snapshot.summary()
     print(
@@ -50,19 +61,43 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"   by status {s['by_status']}")
     print(f"   by stage  {s['by_stage']}")
-    scorer = load_scorer(args.model_dir or args.dir / "models", policy)
+    model_dir = args.model_dir
+    if model_dir is None:
+        model_dir = args.dir / "models"
+        _train(log, args.dir / "rejected.jsonl", model_dir, policy)
+    scorer = load_scorer(model_dir, policy)
     scores = score_snapshot(snapshot, scorer, policy)
     scores.to_csv(args.dir / "scores.csv", index=False)
-    print(f"3. scored every customer with {scorer.name} -> {args.dir / 'scores.csv'}")
+    print(f"4. scored every customer with {scorer.name} -> {args.dir / 'scores.csv'}")
     if scorer.fallback_note:
         print(f"   ({scorer.fallback_note})")
     lists = build_call_lists(snapshot.customers, snapshot.reps, scores, snapshot.as_of, policy)
     busiest = sorted(lists, key=lambda r: -len(lists[r]))[: args.show_reps]
-    print(f"4. today's call lists ({len(lists)} reps; the {len(busiest)} fullest shown)")
+    print(f"5. today's call lists ({len(lists)} reps; the {len(busiest)} fullest shown)")
     for rep_id in busiest:
         print(render_table(rep_id, lists[rep_id][:8]))
-    print("5. manager summary")
+    print("6. manager summary")
     for line in summarise(snapshot.customers, snapshot.reps, scores, snapshot.as_of).lines():
         print(f"   - {line}")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _train(log: Path, dead_letters: Path, model_dir: Path, policy: Policy) -> None:
+    """What an analyst does with `closecast train`: point-in-time snapshots of the log,
+    every model kind graded against the rules on a later holdout, the best promoted only
+    through the gate."""
+    events = read_events([log], None, dead_letters)
+    dataset = build_dataset(events, DatasetConfig(horizon_days=policy.horizon_days), policy)
+    result = retrain(dataset, Registry(model_dir), policy=policy)
+    best = result.best
+    rows = int(dataset.labelled.sum())
+    print(f"3. trained on {rows:,} point-in-time snapshots -> {model_dir}")
+    print(f"   holdout ROC AUC: heuristic {result.heuristic.roc_auc:.3f}", end="")
+    if best is not None:
+        print(f", best model ({best.kind}) {best.metrics.roc_auc:.3f}", end="")
+    print()
+    if result.promoted:
+        print(f"   promoted {result.promoted}: it beats the rules on every gate")
+    else:
+        print(f"   nothing promoted: {'; '.join(result.decision.reasons)}")
