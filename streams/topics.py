@@ -14,12 +14,16 @@ message that breaks it can be dead-lettered with its exact bytes and the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import faust
 
 from streams.producer import ensure_topic
 from streams.settings import StreamSettings
+
+# The events topic is the company's log and the dead-letter topic what it refused: Kafka
+# deletes a topic's records after 7 days unless told otherwise, and nothing may be.
+KEPT_FOREVER: Final = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,14 @@ async def create_topics(settings: StreamSettings, max_bytes: int) -> dict[str, i
     """
     bootstrap = settings.bootstrap_servers()
     config = {"max.message.bytes": str(max_bytes)}
+    kept = {**config, **KEPT_FOREVER}
     wanted = {
-        settings.events_topic: settings.partitions,
-        settings.reps_topic: settings.partitions,
-        settings.scores_topic: settings.partitions,
-        settings.deadletter_topic: 1,
+        settings.events_topic: (settings.partitions, kept),
+        settings.reps_topic: (settings.partitions, config),
+        settings.scores_topic: (settings.partitions, config),
+        settings.deadletter_topic: (1, kept),
     }
     return {
-        name: await ensure_topic(bootstrap, name, partitions, config)
-        for name, partitions in wanted.items()
+        name: await ensure_topic(bootstrap, name, partitions, topic_config)
+        for name, (partitions, topic_config) in wanted.items()
     }

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from closecast.errors import UserError
+from streams.app import MAX_MESSAGE_BYTES
 from streams.producer import ensure_topic, send_files
 from streams.settings import StreamSettings
+from streams.topics import KEPT_FOREVER
 
 
 def register(sub: Any) -> None:
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     settings = StreamSettings.from_env()
     topic = args.topic or settings.events_topic
     bootstrap = args.bootstrap or settings.bootstrap_servers()
-    found = asyncio.run(ensure_topic(bootstrap, topic, settings.partitions))
+    config = {**KEPT_FOREVER, "max.message.bytes": str(MAX_MESSAGE_BYTES)}
+    found = asyncio.run(ensure_topic(bootstrap, topic, settings.partitions, config))
     if topic == settings.events_topic and found != settings.partitions:
         raise UserError(
             f"{topic} has {found} partitions but CLOSECAST_PARTITIONS is {settings.partitions}: "

@@ -272,14 +272,19 @@ def test_the_worker_s_topics_exist_before_it_joins_its_group(app_id: str) -> Non
         finally:
             await admin.close()
         return {
-            resource["resource_name"]: entry["config_value"]
+            (resource["resource_name"], entry["config_names"]): entry["config_value"]
             for response in described
             for resource in response.to_object()["resources"]
             for entry in resource["config_entries"]
-            if entry["config_names"] == "max.message.bytes"
+            if entry["config_names"] in ("max.message.bytes", "retention.ms")
         }
 
-    assert asyncio.run(size_limits()) == dict.fromkeys(first, str(MAX_MESSAGE_BYTES))
+    configs = asyncio.run(size_limits())
+    assert {configs[name, "max.message.bytes"] for name in first} == {str(MAX_MESSAGE_BYTES)}
+    # The log and what it refused are never deleted; derived topics keep Kafka's default.
+    assert configs[f"{app_id}-events", "retention.ms"] == "-1"
+    assert configs[f"{app_id}-deadletter", "retention.ms"] == "-1"
+    assert configs[f"{app_id}-scores", "retention.ms"] != "-1"
 
 
 def test_a_worker_refuses_topics_with_another_partition_count(app_id: str) -> None:
