@@ -147,7 +147,7 @@ async def without_jumps(
         # faust's own test for a gap (`Consumer._drain_messages`), on acknowledged topics
         if read and message.offset - read > 1 and consumer.app.topics.acks_enabled_for(tp.topic):
             log.warning(
-                "%s[%s]: offset %s handed out after %s; reading again from %s",
+                "%s[%s]: offset %s fetched after %s, a jump: not handed out; reading again from %s",
                 tp.topic,
                 tp.partition,
                 message.offset,

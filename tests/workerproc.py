@@ -62,17 +62,22 @@ def cli_env(app_id: str, token: str | None = TOKEN, **extra: str) -> dict[str, s
     return env
 
 
-def produce(app_id: str, *files: Path) -> str:
-    """`closecast produce FILE...` into the app's events topic; return its output."""
-    out = subprocess.run(
-        [sys.executable, "-m", "closecast", "produce", *map(str, files)],
+def closecast(app_id: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`closecast ARGS...` as a subprocess under the app's settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "closecast", *args],
         cwd=REPO,
         env=cli_env(app_id),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
+
+
+def produce(app_id: str, *files: Path) -> str:
+    """`closecast produce FILE...` into the app's events topic; return its output."""
+    out = closecast(app_id, "produce", *map(str, files))
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -334,32 +339,35 @@ def delete_topics(app_id: str) -> None:
     run_async(run())
 
 
-def read_topic(
+async def consume_topic(
     topic: str, expected: int, timeout: float = 30.0
 ) -> list[tuple[bytes | None, bytes]]:
     """Every record of `topic` from the beginning, until `expected` or `timeout`."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=broker.bootstrap_servers(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=32 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    out: list[tuple[bytes | None, bytes]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                out.extend((r.key, r.value or b"") for r in records)
+    finally:
+        await consumer.stop()
+    return out
 
-    async def run() -> list[tuple[bytes | None, bytes]]:
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=broker.bootstrap_servers(),
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-            max_partition_fetch_bytes=32 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
-        await consumer.start()
-        out: list[tuple[bytes | None, bytes]] = []
-        try:
-            deadline = time.monotonic() + timeout
-            while len(out) < expected and time.monotonic() < deadline:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    out.extend((r.key, r.value or b"") for r in records)
-        finally:
-            await consumer.stop()
-        return out
 
-    out: list[tuple[bytes | None, bytes]] = run_async(run())
+def read_topic(
+    topic: str, expected: int, timeout: float = 30.0
+) -> list[tuple[bytes | None, bytes]]:
+    """`consume_topic`, from outside an event loop."""
+    out: list[tuple[bytes | None, bytes]] = run_async(consume_topic(topic, expected, timeout))
     return out

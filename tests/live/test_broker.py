@@ -3,44 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from streams import broker
+from tests.workerproc import consume_topic, fresh_app_id
 
 pytestmark = pytest.mark.live
 
 
 def _fresh_topic(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+    return fresh_app_id(prefix)
 
 
-async def _consume(topic: str, expected: int, timeout: float = 30.0) -> list[tuple[str, str]]:
-    """Read ``expected`` records of ``topic`` from the beginning as (key, value) strings."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=broker.bootstrap_servers(),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    out: list[tuple[str, str]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while len(out) < expected and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for rec in records:
-                    key = rec.key.decode() if rec.key is not None else ""
-                    value = rec.value.decode() if rec.value is not None else ""
-                    out.append((key, value))
-    finally:
-        await consumer.stop()
-    return out
+async def _consume(topic: str, expected: int) -> list[tuple[str, str]]:
+    """``expected`` records of ``topic`` from the beginning, as (key, value) strings."""
+    return [
+        ((key or b"").decode(), value.decode())
+        for key, value in await consume_topic(topic, expected)
+    ]
 
 
 def test_status_reports_running(kafka_broker: broker.BrokerInfo) -> None:

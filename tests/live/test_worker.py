@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,9 @@ from streams.replay import Snapshot, replay_files
 from streams.settings import StreamSettings
 from streams.topics import create_topics
 from tests.workerproc import (
-    REPO,
     TOKEN,
     WorkerProcess,
-    cli_env,
+    closecast,
     delete_topics,
     fresh_app_id,
     lag,
@@ -289,14 +286,6 @@ def test_the_worker_s_topics_exist_before_it_joins_its_group(app_id: str) -> Non
 
 def test_a_worker_refuses_topics_with_another_partition_count(app_id: str) -> None:
     asyncio.run(ensure_topic(broker.bootstrap_servers(), f"{app_id}-events", 2))
-    out = subprocess.run(
-        [sys.executable, "-m", "closecast", "worker", "--web-port", "0"],
-        cwd=REPO,
-        env=cli_env(app_id),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = closecast(app_id, "worker", "--web-port", "0", timeout=120)
     assert out.returncode != 0
     assert f"{app_id}-events': 2" in out.stderr and "CLOSECAST_PARTITIONS=4" in out.stderr
