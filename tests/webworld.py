@@ -245,6 +245,36 @@ class Reply:
         return self.body.decode("utf-8", "replace")
 
 
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> Reply:
+    """One request to the server on loopback `port`: `body` goes as JSON, `raw` as is,
+    `token` as a bearer token."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    send_headers = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = orjson.dumps(body)
+        send_headers.setdefault("Content-Type", "application/json")
+    if token is not None:
+        send_headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=data, headers=send_headers)
+        response = conn.getresponse()
+        return Reply(
+            response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        )
+    finally:
+        conn.close()
+
+
 def request(
     server: LiveServer,
     method: str,
@@ -254,21 +284,7 @@ def request(
     raw: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> Reply:
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    send_headers = dict(headers or {})
-    data = raw
-    if body is not None:
-        data = orjson.dumps(body)
-        send_headers.setdefault("Content-Type", "application/json")
-    if token is not None:
-        send_headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=data, headers=send_headers)
-    response = conn.getresponse()
-    reply = Reply(
-        response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    )
-    conn.close()
-    return reply
+    return http_request(server.port, method, path, token, body, raw, headers)
 
 
 def login(server: LiveServer, user: str) -> str:

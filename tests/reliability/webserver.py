@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from tests.webworld import http_request
 from tests.workerproc import (
     REPO,
     free_port,
@@ -104,22 +104,9 @@ class Server:
         headers: dict[str, str] | None = None,
         timeout: float = 30,
     ) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        send = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = orjson.dumps(body)
-            send.setdefault("Content-Type", "application/json")
-        if token is not None:
-            send["Authorization"] = f"Bearer {token}"
         started = time.perf_counter()
-        try:
-            conn.request(method, path, body=data, headers=send)
-            response = conn.getresponse()
-            reply = Reply(response.status, response.read(), time.perf_counter() - started)
-        finally:
-            conn.close()
-        return reply
+        reply = http_request(self.port, method, path, token, body, raw, headers, timeout)
+        return Reply(reply.status, reply.body, time.perf_counter() - started)
 
     def login(self, user: str, password: str) -> str:
         reply = self.request("POST", "/api/login", body={"user": user, "password": password})
