@@ -32,17 +32,17 @@ import orjson
 from aiokafka.partitioner import murmur2
 from faust import streams as faust_streams
 
-from streams.contract import Event, InvalidEvent, parse
+from streams.contract import REP_EVENT_TYPES, Event, InvalidEvent, parse
 from streams.deadletter import reject
 from streams.fold import apply, apply_rep, touches_customer
 from streams.progress import Progress
-from streams.state import CustomerState, RepState
+from streams.state import WEEK_US, CustomerState, RepState
 from streams.tables import (
     TrackedTable,
     decode_customer,
-    decode_rep,
     encode_customer,
-    encode_rep,
+    read_rep,
+    rep_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -306,9 +306,8 @@ class RepsBatch:
         state: RepState | None = self.cache.get(key)
         if state is None:
             with acting_for(event):
-                raw = self.reps.get(key)
-            if raw is not None:
-                state = decode_rep(raw)
+                state = read_rep(self.reps.get, key)
+            if state is not None:
                 self.cache.put(key, state)
         return state
 
@@ -316,6 +315,7 @@ class RepsBatch:
         await self.ready()
         out = Deliveries(self.await_delivery)
         touched: dict[bytes, tuple[RepState, Any]] = {}
+        weeks: dict[bytes, set[int]] = {}  # per rep, the week rows its events fall in
         done = Progress()
         for event in batch:
             message = event.message
@@ -330,6 +330,9 @@ class RepsBatch:
                     before = touched[key][0] if key in touched else self.state(key, event)
                     # Always written back, duplicate or not: see the module docstring.
                     touched[key] = (apply_rep(before, decoded), event)
+                    rows = weeks.setdefault(key, set())
+                    if decoded.type not in REP_EVENT_TYPES:  # those change the profile only
+                        rows.add(decoded.ts // WEEK_US)
                     done.rep_events += 1
                 except Exception as exc:  # a foreign or broken message: keep it, go on
                     reason = str(exc) if isinstance(exc, InvalidEvent) else repr(exc)
@@ -338,9 +341,9 @@ class RepsBatch:
         await out.delivered()
         for key, (state, event) in touched.items():
             self.cache.put(key, state)
-            value = encode_rep(state)
             with acting_for(event):
-                self.reps[key] = value
+                for row, value in rep_rows(state, weeks[key]):
+                    self.reps[row] = value
         await self.reps.delivered()
         _add(self.progress, done)
         return done

@@ -558,23 +558,37 @@ class RepState:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        out = {name: _encode(name, getattr(self, name)) for name in RepState.__slots__}
-        out["weeks"] = [
-            [week, _b64(IdSet.canonical(w[0])), *w[1:6], list(w[6]), *w[7:]]
-            for week, w in sorted(self.weeks.items())
-        ]
+        out = self.profile_dict()
+        out["weeks"] = [self.week_entry(week) for week in sorted(self.weeks)]
         return out
+
+    def profile_dict(self) -> dict[str, Any]:
+        """`to_dict()` without the weeks (the worker stores each week as its own row)."""
+        return {name: _encode(name, getattr(self, name)) for name in _REP_PROFILE}
+
+    def week_entry(self, week: int) -> list[Any]:
+        """One item of `to_dict()["weeks"]`: the week index, then its activity."""
+        w = self.weeks[week]
+        return [week, _b64(IdSet.canonical(w[0])), *w[1:6], list(w[6]), *w[7:]]
+
+    @staticmethod
+    def week_from_entry(entry: list[Any]) -> tuple[int, RepWeek]:
+        week, seen, e, c, le, q, d, total, lo, su, co = entry
+        return week, (base64.b64decode(seen), e, c, le, q, d, tuple(total), lo, su, co)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RepState:
+        new = cls.from_profile(data)
+        new.weeks = dict(RepState.week_from_entry(entry) for entry in data["weeks"])
+        return new
+
+    @classmethod
+    def from_profile(cls, data: dict[str, Any]) -> RepState:
+        """A state from `profile_dict()`'s fields, with no weeks yet."""
         new = cls.__new__(cls)
-        for name in cls.__slots__:
-            if name != "weeks":
-                object.__setattr__(new, name, _decode(name, data[name]))
-        weeks: dict[int, RepWeek] = {}
-        for week, seen, e, c, le, q, d, total, lo, su, co in data["weeks"]:
-            weeks[week] = (base64.b64decode(seen), e, c, le, q, d, tuple(total), lo, su, co)
-        object.__setattr__(new, "weeks", weeks)
+        for name in _REP_PROFILE:
+            object.__setattr__(new, name, _decode(name, data[name]))
+        object.__setattr__(new, "weeks", {})
         return new
 
     def __eq__(self, other: object) -> bool:
@@ -667,6 +681,8 @@ class RepState:
 
 
 # ---------------------------------------------------------------- JSON form
+
+_REP_PROFILE: Final = tuple(name for name in RepState.__slots__ if name != "weeks")
 
 _SET_FIELDS: Final = frozenset({"seen", "profile_seen"})
 _BYTES_FIELDS: Final = frozenset(

@@ -3,6 +3,14 @@
 Keys are the raw id bytes (the same bytes as the topics' keys); values are JSON: the
 state's `to_dict()` (the same form `CustomerState.from_dict` reads back), or the score.
 
+A rep's state is stored as rows, not as one value: a profile row under the rep's key
+(`RepState.profile_dict()` plus the list of its week indexes) and one row per week of
+activity (`RepState.week_entry`, under `rep_week_key`). A rep's weeks hold the digests of
+every event it ever touched, so one value per rep grew with its history and every rep
+batch rewrote all of it (tens to hundreds of KB per rep, every second); as rows, a batch
+rewrites only the weeks its events fall in. Reading a rep back assembles the same
+`RepState` (`read_rep`, `reps_from_rows`), so every equality check still covers it all.
+
 Every table records the delivery futures of its changelog writes, so an agent can wait
 until the broker has them before its batch is acknowledged: faust's own flush before an
 offset commit gives up after 0.1 s of no progress (see streams/README.md), and a write
@@ -12,8 +20,9 @@ lost that way could never be recovered from the changelog.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import faust
 import orjson
@@ -76,12 +85,12 @@ def _table(
 
 
 def define_tables(app: faust.App, settings: StreamSettings, max_message_bytes: int) -> Tables:
-    # Rep states hold every event id their rep touched, so a busy rep's record outgrows
-    # Kafka's 1 MB default message size; its changelog allows more.
+    # A rep's week row holds every event id the rep touched that week, so an extreme
+    # week could outgrow Kafka's 1 MB default message size; its changelog allows more.
     big = {"max.message.bytes": max_message_bytes}
     return Tables(
         customers=_table(app, "customers", settings, "CustomerState.to_dict() by customer_id"),
-        reps=_table(app, "reps", settings, "RepState.to_dict() by rep_id", big),
+        reps=_table(app, "reps", settings, "rep profile and week rows by rep_id", big),
         scores=_table(app, "scores", settings, "latest score by customer_id"),
     )
 
@@ -94,9 +103,82 @@ def decode_customer(value: bytes) -> CustomerState:
     return CustomerState.from_dict(orjson.loads(value))
 
 
-def encode_rep(state: RepState) -> bytes:
-    return orjson.dumps(state.to_dict())
+# Marks a week row's key. 0xFF never occurs in UTF-8, so no rep id (a profile row's key)
+# can look like a week row's key, and the rep id inside one cannot hold the separator.
+WEEK_MARK: Final = b"\xff"
 
 
-def decode_rep(value: bytes) -> RepState:
-    return RepState.from_dict(orjson.loads(value))
+def rep_week_key(rep_key: bytes, week: int) -> bytes:
+    return WEEK_MARK + rep_key + WEEK_MARK + str(week).encode()
+
+
+def split_rep_key(key: bytes) -> tuple[bytes, int | None]:
+    """(rep key, week index) of a week row; (rep key, None) of a profile row."""
+    if not key.startswith(WEEK_MARK):
+        return key, None
+    rep_key, _, week = key[1:].rpartition(WEEK_MARK)
+    return rep_key, int(week)
+
+
+def encode_rep_profile(state: RepState) -> bytes:
+    profile = state.profile_dict()
+    profile["weeks"] = sorted(state.weeks)
+    return orjson.dumps(profile)
+
+
+def encode_rep_week(state: RepState, week: int) -> bytes:
+    return orjson.dumps(state.week_entry(week))
+
+
+def rep_rows(state: RepState, weeks: Iterable[int]) -> list[tuple[bytes, bytes]]:
+    """The rows to write for `state` once `weeks` changed: those weeks, then the profile."""
+    key = state.rep_id.encode()
+    rows = [(rep_week_key(key, week), encode_rep_week(state, week)) for week in sorted(weeks)]
+    rows.append((key, encode_rep_profile(state)))
+    return rows
+
+
+def decode_rep_rows(profile: bytes, week_row: Callable[[int], bytes | None]) -> RepState:
+    """A rep's state from its profile row and `week_row(week)`, the raw row of each week.
+
+    A week the profile lists but whose row is missing is left out: its write was lost in
+    a crash, so the events it held were never acknowledged and are folded again when
+    they are redelivered (as with a lost state of a customer).
+    """
+    data = orjson.loads(profile)
+    state = RepState.from_profile(data)
+    for week in data["weeks"]:
+        raw = week_row(week)
+        if raw is not None:
+            index, activity = RepState.week_from_entry(orjson.loads(raw))
+            state.weeks[index] = activity
+    return state
+
+
+def read_rep(get: Callable[[bytes], bytes | None], rep_key: bytes) -> RepState | None:
+    """A rep's state from a table's `get`, or None if it has no profile row."""
+    profile = get(rep_key)
+    if profile is None:
+        return None
+    return decode_rep_rows(profile, lambda week: get(rep_week_key(rep_key, week)))
+
+
+def reps_from_rows(rows: Iterable[tuple[bytes, bytes]]) -> dict[str, RepState]:
+    """Every rep's state from (key, value) rows of the reps table, by rep id."""
+    profiles: dict[bytes, bytes] = {}
+    weeks: dict[tuple[bytes, int], bytes] = {}
+    for key, value in rows:
+        rep_key, week = split_rep_key(key)
+        if week is None:
+            profiles[key] = value
+        else:
+            weeks[rep_key, week] = value
+    return {
+        key.decode(): decode_rep_rows(raw, _week_rows(weeks, key)) for key, raw in profiles.items()
+    }
+
+
+def _week_rows(
+    weeks: dict[tuple[bytes, int], bytes], rep_key: bytes
+) -> Callable[[int], bytes | None]:
+    return lambda week: weeks.get((rep_key, week))

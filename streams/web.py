@@ -29,7 +29,7 @@ from streams.progress import Progress
 from streams.repdirectory import RepDirectory
 from streams.replay import ReplayStats, Snapshot
 from streams.state import CustomerState
-from streams.tables import Tables, decode_customer, decode_rep
+from streams.tables import Tables, decode_customer, read_rep
 
 MAX_PAGE = 5000
 
@@ -157,8 +157,9 @@ def register_views(app: faust.App, ctx: ApiContext) -> None:
     @page("/reps/{rep_id}/")
     class Rep(Guarded):
         async def get(self, request: Request, rep_id: str) -> Response:
-            raw = ctx.tables.reps.get(rep_id.encode())
-            rep = decode_rep(raw) if raw is not None else ctx.directory.snapshot().get(rep_id)
+            rep = read_rep(ctx.tables.reps.get, rep_id.encode())
+            if rep is None:
+                rep = ctx.directory.snapshot().get(rep_id)
             if rep is None:
                 return _json(self, {"error": "no such rep"}, status=404)
             return _json(self, {"rep_id": rep_id, "active": rep.active, "state": rep.to_dict()})

@@ -31,7 +31,7 @@ from streams.producer import key_for
 from streams.replay import ReplayStats, Snapshot, replay_events, replay_files
 from streams.settings import SettingsError, StreamSettings
 from streams.state import IdSet
-from streams.tables import decode_customer, decode_rep
+from streams.tables import decode_customer, reps_from_rows
 from training.simulator import SimulationConfig, simulate, write_log
 
 TOKEN = "s3cret-token"
@@ -130,7 +130,7 @@ def _customers(worker: Worker) -> dict[str, dict[str, Any]]:
 
 
 def _reps(worker: Worker) -> dict[str, dict[str, Any]]:
-    return {k.decode(): decode_rep(v).to_dict() for k, v in worker.tables.reps.items()}
+    return {k: v.to_dict() for k, v in reps_from_rows(worker.tables.reps.items()).items()}
 
 
 @pytest.fixture()
