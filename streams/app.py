@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from models.scoring import Scorer
 from models.watch import ModelWatch
 from streams import faustfix
 from streams.agents import Agents, define_agents
-from streams.batches import EventsBatch, RepsBatch
+from streams.batches import EventsBatch, Highwater, RepsBatch
 from streams.livescore import LiveScorer
 from streams.progress import Progress
 from streams.repdirectory import RepDirectory, follow_changelog
@@ -136,6 +137,7 @@ def build(
         settings.score_max_batch,
         settings.score_cpu_share,
         settings.events_topic,
+        backlog_limit=settings.batch_max,
     )
     events = EventsBatch(
         tables.customers,
@@ -148,6 +150,7 @@ def build(
         settings.await_delivery,
         settings.cache_size,
         declared,
+        _highwater(app),
     )
     live.events = events
     live.ready = declared
@@ -173,6 +176,31 @@ def _declarer(topics: Topics, settings: StreamSettings) -> Callable[[], Awaitabl
             await topics.deadletter.maybe_declare()
 
     return declare
+
+
+def settle_heap() -> None:
+    """Exempt every object alive now from the cyclic garbage collector's passes.
+
+    What exists once the worker is built (pandas, scikit-learn, faust and their modules)
+    or has recovered its tables lives as long as the worker. Left in the collector's
+    oldest generation, it is scanned by every full pass: 100-150 ms on this worker, during
+    which no agent runs, and the largest share of the stream's p99 latency. Frozen
+    objects are still freed by reference counting when dropped; only cycles among them
+    would stay.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _highwater(app: faust.App) -> Highwater:
+    def highwater(tp: Any) -> int | None:
+        try:
+            end: int | None = app.consumer.highwater(tp)
+        except Exception:  # not assigned (any more), or the consumer not started
+            return None
+        return end
+
+    return highwater
 
 
 def _once(step: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -201,17 +229,18 @@ def _wire_lifecycle(worker: Worker) -> None:
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Another worker may now own some of these keys: forget what we cached of them.
-        worker.events.cache.clear()
+        worker.events.forget()
         worker.reps.cache.clear()
         worker.scorer.forget()
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        worker.events.cache.clear()
+        worker.events.forget()
         worker.reps.cache.clear()
 
     @app.on_rebalance_complete.connect
     async def _recovered(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        settle_heap()
         # In the background: the agents resume as soon as this returns.
         task = asyncio.ensure_future(
             worker.scorer.reconcile(worker.tables.customers, worker.settings.partitions)

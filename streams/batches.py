@@ -55,6 +55,12 @@ class Sendable(Protocol):
 
 
 Ready = Callable[[], Awaitable[None]]
+# A partition's end offset (the next offset to be written) as the consumer last saw it.
+Highwater = Callable[[Any], int | None]
+
+
+def unknown_highwater(tp: Any) -> int | None:
+    return None
 
 
 async def no_wait() -> None:
@@ -178,8 +184,10 @@ class EventsBatch:
         await_delivery: bool,
         cache_size: int,
         ready: Ready = no_wait,
+        highwater: Highwater = unknown_highwater,
     ) -> None:
         self.ready = ready
+        self.highwater = highwater
         self.customers = customers
         self.rep_events = rep_events
         self.events = events
@@ -190,6 +198,24 @@ class EventsBatch:
         self.await_delivery = await_delivery
         self.cache = Cache(cache_size)
         self._partition_memo: dict[bytes, int] = {}
+        self._behind: dict[Any, int] = {}  # partition -> messages after its last batch
+
+    def forget(self) -> None:
+        """Partitions moved: what was cached or counted of them may be someone else's."""
+        self.cache.clear()
+        self._behind.clear()
+        self.progress.backlog = 0
+
+    def _count_backlog(self, batch: Sequence[Any]) -> None:
+        last: dict[Any, int] = {}
+        for event in batch:
+            message = event.message
+            last[message.tp] = message.offset
+        for tp, offset in last.items():
+            end = self.highwater(tp)
+            if end is not None:
+                self._behind[tp] = max(0, end - offset - 1)
+        self.progress.backlog = sum(self._behind.values())
 
     def state(self, key: bytes, event: Any) -> CustomerState | None:
         """The customer's current state: from memory, else from the table."""
@@ -281,6 +307,7 @@ class EventsBatch:
         done.wait_seconds = (written - waiting) + (time.perf_counter() - flushing)
         done.work_seconds = (waiting - started) + (flushing - written)
         _add(progress, done)
+        self._count_backlog(batch)
         return done
 
 

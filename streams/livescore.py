@@ -6,8 +6,11 @@ so the events agent only marks a customer as changed, and this scorer re-scores 
 customers in batches, every `score_interval` seconds:
 
 - at a steady rate every change is scored within about one interval (tens of ms);
-- while a backlog is folded, changes to one customer coalesce into one score, and the
-  scorer takes at most `score_cpu_share` of the worker's time, so the fold keeps up.
+- while a backlog is folded (more than `backlog_limit` messages wait on the worker's
+  partitions), changes to one customer coalesce into one score, and the scorer takes at
+  most `score_cpu_share` of the worker's time, so the fold keeps up. Without a backlog
+  it is not held back: at a steady rate a throttled scorer would fall behind by itself
+  (each pass longer than the last, each pause longer still) while the CPU sat idle.
 
 The trade-off: a score may lag its customer's state by an interval (more while a backlog
 is being folded), and it is never skipped: the newest state is always scored eventually.
@@ -21,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -58,6 +61,7 @@ class LiveScorer:
         max_batch: int,
         cpu_share: float,
         topic: str,
+        backlog_limit: int,
     ) -> None:
         self.topic = topic  # the events topic: its partitions are the customers'
         self.scorer = scorer
@@ -69,6 +73,7 @@ class LiveScorer:
         self.interval = interval
         self.max_batch = max_batch
         self.cpu_share = cpu_share
+        self.backlog_limit = backlog_limit
         self.events: EventsBatch | None = None
         self.ready: Ready = no_wait
         # customer key -> its partition; insertion order is the order customers first
@@ -119,20 +124,35 @@ class LiveScorer:
     async def _loop(self, stop: asyncio.Event) -> None:
         await self.ready()
         while not stop.is_set():
-            started = time.perf_counter()
+            busy = 0.0
             try:
-                await self.score_pending()
+                started = time.perf_counter()
+                scored = self.compute_pending()
+                # The computing is the pass's own time; its sends await the producer,
+                # where the agents' work would be counted too.
+                busy = time.perf_counter() - started
+                await self.publish(scored)
             except Exception:  # a scoring failure must not stop the fold
                 log.exception("scoring pass failed; its customers stay pending")
-            busy = time.perf_counter() - started
-            # Keep the scorer at most `cpu_share` of the time while a backlog lasts.
-            pause = max(self.interval, busy * (1 - self.cpu_share) / self.cpu_share)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=pause)
+                await asyncio.wait_for(stop.wait(), timeout=self.pause_after(busy))
+
+    def pause_after(self, busy: float) -> float:
+        """Seconds to wait after a pass that computed for `busy` seconds."""
+        if self.progress.backlog > self.backlog_limit:
+            # Keep the scorer to `cpu_share` of the time while the fold catches up.
+            return max(self.interval, busy * (1 - self.cpu_share) / self.cpu_share)
+        return self.interval
 
     async def score_pending(self) -> int:
+        """Score up to `max_batch` pending customers and publish their scores."""
+        scored = self.compute_pending()
+        await self.publish(scored)
+        return len(scored)
+
+    def compute_pending(self) -> list[Scored]:
         if not self.pending or self.events is None:
-            return 0
+            return []
         keys = list(self.pending)[: self.max_batch]
         picked = [(key, place(self.topic, self.pending.pop(key))) for key in keys]
         states = []
@@ -143,12 +163,13 @@ class LiveScorer:
                 states.append(state)
                 events.append(event)
         if not states:
-            return 0
+            return []
         as_of = max(self.progress.watermark, max(s.last_ts for s in states))
         owners = {s.owner for s in states if s.owner is not None}
         snapshot = Snapshot({}, self.directory.snapshot(owners), as_of, ReplayStats())
         frame = score_states(states, snapshot, self.scorer, self.policy)
         stamp = to_datetime(as_of).isoformat()
+        scored = []
         for row, state, event in zip(frame.to_dict("records"), states, events, strict=True):
             record = {
                 **{k: _plain(v) for k, v in row.items()},
@@ -156,18 +177,28 @@ class LiveScorer:
                 "events": state.events,
                 "scorer": self.scorer.name,
             }
-            value = orjson.dumps(record)
-            key = state.customer_id.encode()
+            scored.append(Scored(state.customer_id.encode(), orjson.dumps(record), event))
+        return scored
+
+    async def publish(self, scored: list[Scored]) -> None:
+        for key, value, event in scored:
             with acting_for(event):
                 self.scores[key] = value
             # Not waited for: a score is derived, and a lost one is redone by
             # `reconcile` after a restart. Waiting would hold the next pass for a round
             # trip to the broker that the fold's own acknowledgements already compete for.
+            # Sent, not queued (`send_soon`): the queue also holds the changelog writes,
+            # and a score would wait behind a batch's thousands of them.
             sent = await self.scores_topic.send(key=key, value=value)
             if hasattr(sent, "add_done_callback"):
                 sent.add_done_callback(_log_failure)
-        self.progress.scored += len(states)
-        return len(states)
+        self.progress.scored += len(scored)
+
+
+class Scored(NamedTuple):
+    key: bytes
+    value: bytes
+    event: Any  # stands in for faust's current event when the score is written
 
 
 def _log_failure(fut: Any) -> None:

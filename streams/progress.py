@@ -18,6 +18,9 @@ class Progress:
     scored: int = 0  # customer scores published
     batches: int = 0
     watermark: int = 0  # the newest occurred_at (epoch µs) this worker has folded
+    # Events-topic messages on this worker's partitions not yet folded, as the consumer
+    # last saw the partitions' ends (after each batch): the fold's backlog.
+    backlog: int = 0
     # Where the events agent's time goes: its own work, and waiting for the broker's
     # acknowledgements (forwards, then changelog) before a batch may be acknowledged.
     work_seconds: float = 0.0

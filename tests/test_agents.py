@@ -53,13 +53,17 @@ def in_own_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[...,
 
 
 class Recorder:
-    """Stands in for a faust topic's `send`: keeps (key, value), returns a done future."""
+    """Stands in for a faust topic's `send` and `send_soon`: keeps (key, value), returns a
+    done future."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[bytes | None, bytes]] = []
         self.before_send: Any = None
 
     async def send(self, *, key: bytes | None, value: bytes, **_: Any) -> asyncio.Future[None]:
+        return self.send_soon(key=key, value=value)
+
+    def send_soon(self, *, key: bytes | None, value: bytes, **_: Any) -> asyncio.Future[None]:
         if self.before_send is not None:
             self.before_send(key, value)
         self.sent.append((key, value))
@@ -84,7 +88,9 @@ def _worker(token: str = TOKEN) -> tuple[Worker, dict[str, Recorder]]:
     recorders = {}
     for name in ("events", "rep_events", "scores", "deadletter"):
         recorder = Recorder()
-        getattr(worker.topics, name).send = recorder.send
+        topic = getattr(worker.topics, name)
+        topic.send = recorder.send
+        topic.send_soon = recorder.send_soon
         recorders[name] = recorder
     return worker, recorders
 
@@ -463,3 +469,30 @@ def test_the_state_cache_stays_bounded() -> None:
         cache.put(bytes([i]), i)
     assert len(cache.items) <= 10
     assert cache.get(bytes([24])) == 24 and cache.get(bytes([0])) is None
+
+
+@in_own_loop
+async def test_the_backlog_is_what_waits_behind_the_last_batch(small_log: list[bytes]) -> None:
+    worker, _ = _worker()
+    ends: dict[int, int] = {0: 1000}  # the consumer saw partition 0 end at offset 1000
+    worker.events.highwater = lambda tp: ends.get(tp.partition)
+    lines = [_keyed(raw) for raw in small_log]
+    async with worker.agents.events.test_context() as events:
+        await _put_all(events, lines, "messages")  # offsets 0, 1, ...
+    assert worker.progress.backlog == 1000 - len(lines) > 0
+    assert worker.progress.to_dict()["backlog"] == 1000 - len(lines)  # shown by /progress/
+    worker.events.forget()  # partitions moved: their counts are someone else's now
+    assert worker.progress.backlog == 0
+
+
+def test_the_scorer_holds_back_only_while_the_fold_has_a_backlog() -> None:
+    worker, _ = _worker()
+    scorer = worker.scorer
+    interval, share = scorer.interval, scorer.cpu_share
+    worker.progress.backlog = 0
+    # At a steady rate a long pass is followed by the usual short pause, not a long one:
+    # the scorer must not fall behind while the CPU is idle.
+    assert scorer.pause_after(0.3) == interval
+    worker.progress.backlog = scorer.backlog_limit + 1
+    assert scorer.pause_after(0.3) == pytest.approx(0.3 * (1 - share) / share)
+    assert scorer.pause_after(0.0) == interval

@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 from closecast.errors import UserError
 from features.policy import Policy
 from models.watch import ModelWatch
-from streams.app import MAX_MESSAGE_BYTES, build
+from streams.app import MAX_MESSAGE_BYTES, build, settle_heap
 from streams.settings import SettingsError, StreamSettings
 from streams.topics import create_topics
 
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         )
     models = ModelWatch(args.model_dir, policy)
     worker = build(settings, models.scorer, policy, api_token=token, models=models)
+    settle_heap()
     _worker_class()(
         worker.app, loglevel=args.loglevel, quiet=True, loop=_event_loop()
     ).execute_from_commandline()
