@@ -29,7 +29,7 @@ from streams.progress import Progress
 from streams.repdirectory import RepDirectory, follow_changelog
 from streams.settings import StreamSettings
 from streams.tables import Tables, define_tables
-from streams.topics import Topics, define_topics
+from streams.topics import Senders, Topics, define_topics, senders
 from streams.web import ApiContext, register_views
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Worker:
     settings: StreamSettings
     app: faust.App
     topics: Topics
+    senders: Senders  # what the agents and the scorer send through
     tables: Tables
     agents: Agents
     events: EventsBatch
@@ -122,6 +123,7 @@ def build(
     faustfix.apply()  # faust's recovery must neither drop nor double-count offsets
     topics = define_topics(app, settings, MAX_MESSAGE_BYTES)
     tables = define_tables(app, settings, MAX_MESSAGE_BYTES)
+    out = senders(topics)
     progress = Progress()
     directory = RepDirectory()
 
@@ -130,7 +132,7 @@ def build(
         scorer,
         policy,
         tables.scores,
-        topics.scores,
+        out.scores,
         directory,
         progress,
         settings.score_interval,
@@ -141,9 +143,9 @@ def build(
     )
     events = EventsBatch(
         tables.customers,
-        topics.rep_events,
-        topics.events,
-        topics.deadletter,
+        out.rep_events,
+        out.events,
+        out.deadletter,
         live,
         progress,
         settings.partitions,
@@ -154,10 +156,10 @@ def build(
     )
     live.events = events
     live.ready = declared
-    reps = RepsBatch(tables.reps, topics.deadletter, progress, settings.await_delivery, declared)
+    reps = RepsBatch(tables.reps, out.deadletter, progress, settings.await_delivery, declared)
     agents = define_agents(app, settings, topics, events, reps)
     worker = Worker(
-        settings, app, topics, tables, agents, events, reps, live, directory, progress, models
+        settings, app, topics, out, tables, agents, events, reps, live, directory, progress, models
     )
     context = ApiContext(
         tables, directory, progress, scorer, policy, api_token, lambda: len(live.pending)

@@ -19,18 +19,14 @@ back, which re-sends a changelog record that a crash may have lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import itertools
 import logging
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
 from aiokafka.partitioner import murmur2
-from faust import streams as faust_streams
 
 from streams.contract import REP_EVENT_TYPES, Event, InvalidEvent, parse
 from streams.deadletter import reject
@@ -39,6 +35,7 @@ from streams.progress import Progress
 from streams.state import WEEK_US, CustomerState, RepState
 from streams.tables import (
     TrackedTable,
+    acting_for,
     decode_customer,
     encode_customer,
     read_rep,
@@ -69,45 +66,6 @@ async def no_wait() -> None:
 
 class ScoreQueue(Protocol):
     def mark(self, key: bytes, partition: int) -> None: ...
-
-
-class _PlaceMessage:
-    __slots__ = ("partition", "topic")
-
-    def __init__(self, topic: str, partition: int) -> None:
-        self.topic = topic
-        self.partition = partition
-
-
-class Place:
-    """Stands in for faust's current event where only its topic and partition matter:
-    for table reads and writes made outside a batch (the scorer's)."""
-
-    __slots__ = ("__weakref__", "message")
-
-    def __init__(self, topic: str, partition: int) -> None:
-        self.message = _PlaceMessage(topic, partition)
-
-
-@functools.cache
-def place(topic: str, partition: int) -> Place:
-    # Cached: faust keeps only a weak reference to its current event.
-    return Place(topic, partition)
-
-
-@contextlib.contextmanager
-def acting_for(event: Any) -> Iterator[None]:
-    """Make `event` faust's current event while a table is read or written.
-
-    Faust picks the local RocksDB partition and the changelog partition of a table write
-    from the event being processed. A batch holds events of several partitions, so each
-    write names the event (of the key's own partition) it is made for.
-    """
-    token = faust_streams._current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        faust_streams._current_event.reset(token)
 
 
 class Deliveries:
@@ -299,8 +257,7 @@ class EventsBatch:
         written = time.perf_counter()
         for key, (state, event) in changed.items():
             self.cache.put(key, state)
-            with acting_for(event):
-                self.customers[key] = encode_customer(state)
+            await self.customers.write(key, encode_customer(state), event)
             self.scores.mark(key, event.message.partition)
         flushing = time.perf_counter()
         await self.customers.delivered()
@@ -368,9 +325,8 @@ class RepsBatch:
         await out.delivered()
         for key, (state, event) in touched.items():
             self.cache.put(key, state)
-            with acting_for(event):
-                for row, value in rep_rows(state, weeks[key]):
-                    self.reps[row] = value
+            for row, value in rep_rows(state, weeks[key]):
+                await self.reps.write(row, value, event)
         await self.reps.delivered()
         _add(self.progress, done)
         return done

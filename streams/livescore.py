@@ -30,20 +30,12 @@ import orjson
 
 from features.policy import Policy
 from models.scoring import Scorer, score_states
-from streams.batches import (
-    EventsBatch,
-    Ready,
-    Sendable,
-    acting_for,
-    no_wait,
-    partition_of,
-    place,
-)
+from streams.batches import EventsBatch, Ready, Sendable, no_wait, partition_of
 from streams.contract import to_datetime
 from streams.progress import Progress
 from streams.repdirectory import RepDirectory
 from streams.replay import ReplayStats, Snapshot
-from streams.tables import TrackedTable
+from streams.tables import TrackedTable, place
 
 log = logging.getLogger(__name__)
 
@@ -127,18 +119,16 @@ class LiveScorer:
             busy = 0.0
             try:
                 started = time.perf_counter()
-                scored = self.compute_pending()
-                # The computing is the pass's own time; its sends await the producer,
-                # where the agents' work would be counted too.
+                await self.score_pending()
+                # Its own time: a pass awaits only the producer's accepting its records.
                 busy = time.perf_counter() - started
-                await self.publish(scored)
             except Exception:  # a scoring failure must not stop the fold
                 log.exception("scoring pass failed; its customers stay pending")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.pause_after(busy))
 
     def pause_after(self, busy: float) -> float:
-        """Seconds to wait after a pass that computed for `busy` seconds."""
+        """Seconds to wait after a pass that took `busy` seconds."""
         if self.progress.backlog > self.backlog_limit:
             # Keep the scorer to `cpu_share` of the time while the fold catches up.
             return max(self.interval, busy * (1 - self.cpu_share) / self.cpu_share)
@@ -182,8 +172,7 @@ class LiveScorer:
 
     async def publish(self, scored: list[Scored]) -> None:
         for key, value, event in scored:
-            with acting_for(event):
-                self.scores[key] = value
+            await self.scores.write(key, value, event)
             # Not waited for: a score is derived, and a lost one is redone by
             # `reconcile` after a restart. Waiting would hold the next pass for a round
             # trip to the broker that the fold's own acknowledgements already compete for.

@@ -20,23 +20,98 @@ lost that way could never be recovered from the changelog.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import contextlib
+import functools
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import faust
 import orjson
+from faust import streams as faust_streams
 
 from streams.settings import StreamSettings
 from streams.state import CustomerState, RepState
 
 
+class _PlaceMessage:
+    __slots__ = ("partition", "topic")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic = topic
+        self.partition = partition
+
+
+class Place:
+    """Stands in for faust's current event where only its topic and partition matter:
+    for table reads and writes made outside a batch (the scorer's)."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = _PlaceMessage(topic, partition)
+
+
+@functools.cache
+def place(topic: str, partition: int) -> Place:
+    # Cached: faust keeps only a weak reference to its current event.
+    return Place(topic, partition)
+
+
+@contextlib.contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make `event` faust's current event while a table is read or written.
+
+    Faust picks the local RocksDB partition and the changelog partition of a table write
+    from the event being processed. A batch holds events of several partitions, so each
+    write names the event (of the key's own partition) it is made for.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
 class TrackedTable(faust.Table):
-    """A faust Table that remembers the changelog sends not yet known delivered."""
+    """A faust Table written a record at a time by `write`, which remembers the changelog
+    sends not yet known delivered."""
 
     track_delivery = False
 
+    async def write(self, key: bytes, value: bytes, event: Any) -> None:
+        """`self[key] = value` for a key of `event`'s partition, as faust's own setter does
+        it: the partition's local store, a changelog record to the same partition, and,
+        once the broker has it, the store's note of the changelog offset it holds (from
+        which a restart recovers). Without the setter's per-record layers (future
+        message, send buffer, schema look-ups, sensors), which cost the worker more than
+        folding the event: the record goes straight to the producer.
+        """
+        with acting_for(event):
+            self.data[key] = value
+        name = self.__dict__.get("_changelog_name")
+        if name is None:
+            name = self.__dict__["_changelog_name"] = self.changelog_topic.get_topic_name()
+        fut = await self.send_record(name, key, value, event.message.partition)
+        fut.add_done_callback(self._persist_offset)
+        if self.track_delivery:
+            self.__dict__.setdefault("_undelivered", []).append(fut)
+
+    async def send_record(
+        self, topic: str, key: bytes, value: bytes, partition: int
+    ) -> asyncio.Future[Any]:
+        # faust types it as an Awaitable; aiokafka returns the delivery future itself.
+        fut = await self.app.producer.send(topic, key, value, partition, None, None)
+        return cast("asyncio.Future[Any]", fut)
+
+    def _persist_offset(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            sent = fut.result()
+            self.data.set_persisted_offset(sent.topic_partition, sent.offset)
+
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        # Writes made through faust's own setter (`table[key] = value`) are tracked too.
         fut = super().send_changelog(*args, **kwargs)
         if self.track_delivery:
             self.__dict__.setdefault("_undelivered", []).append(fut)

@@ -19,11 +19,12 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiokafka.structs import RecordMetadata, TopicPartition
 
 from features.policy import Policy
 from models.scoring import Scorer, score_states
 from streams.app import Worker, build
-from streams.batches import Cache, acting_for, partition_of, place
+from streams.batches import Cache, partition_of
 from streams.contract import parse
 from streams.deadletter import REDACTED
 from streams.fold import event_digest
@@ -31,7 +32,7 @@ from streams.producer import key_for
 from streams.replay import ReplayStats, Snapshot, replay_events, replay_files
 from streams.settings import SettingsError, StreamSettings
 from streams.state import IdSet
-from streams.tables import decode_customer, reps_from_rows
+from streams.tables import acting_for, decode_customer, place, reps_from_rows
 from training.simulator import SimulationConfig, simulate, write_log
 
 TOKEN = "s3cret-token"
@@ -53,22 +54,35 @@ def in_own_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[...,
 
 
 class Recorder:
-    """Stands in for a faust topic's `send` and `send_soon`: keeps (key, value), returns a
-    done future."""
+    """Stands in for a sender's `send`: keeps (key, value), returns a done future."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[bytes | None, bytes]] = []
         self.before_send: Any = None
 
-    async def send(self, *, key: bytes | None, value: bytes, **_: Any) -> asyncio.Future[None]:
-        return self.send_soon(key=key, value=value)
-
-    def send_soon(self, *, key: bytes | None, value: bytes, **_: Any) -> asyncio.Future[None]:
+    async def send(self, *, key: bytes | None, value: bytes) -> asyncio.Future[None]:
         if self.before_send is not None:
             self.before_send(key, value)
         self.sent.append((key, value))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.set_result(None)
+        return fut
+
+
+class Changelog:
+    """Stands in for a table's `send_record`: keeps each changelog record, returns a done
+    future carrying its offset, as the producer's does."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes, int]] = []
+
+    async def send_record(
+        self, topic: str, key: bytes, value: bytes, partition: int
+    ) -> asyncio.Future[RecordMetadata]:
+        tp = TopicPartition(topic, partition)
+        self.records.append((topic, key, value, partition))
+        fut: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+        fut.set_result(RecordMetadata(topic, partition, tp, len(self.records) - 1, -1, 0, 0))
         return fut
 
 
@@ -88,11 +102,16 @@ def _worker(token: str = TOKEN) -> tuple[Worker, dict[str, Recorder]]:
     recorders = {}
     for name in ("events", "rep_events", "scores", "deadletter"):
         recorder = Recorder()
-        topic = getattr(worker.topics, name)
-        topic.send = recorder.send
-        topic.send_soon = recorder.send_soon
+        getattr(worker.senders, name).send = recorder.send
         recorders[name] = recorder
+    for table in worker.tables.all():
+        table.send_record = Changelog().send_record  # type: ignore[method-assign]
     return worker, recorders
+
+
+def _changelog(table: Any) -> Changelog:
+    changelog: Changelog = table.send_record.__self__
+    return changelog
 
 
 async def _drain(agent: Any, messages: int, field: str = "messages") -> None:
@@ -496,3 +515,23 @@ def test_the_scorer_holds_back_only_while_the_fold_has_a_backlog() -> None:
     worker.progress.backlog = scorer.backlog_limit + 1
     assert scorer.pause_after(0.3) == pytest.approx(0.3 * (1 - share) / share)
     assert scorer.pause_after(0.0) == interval
+
+
+@in_own_loop
+async def test_every_table_write_reaches_its_changelog(small_log: list[bytes]) -> None:
+    """What a restart recovers from: the newest changelog record of every key is the
+    value the table holds, on the key's own partition, in the table's changelog topic."""
+    worker, recorders = _worker()
+    await _run(worker, recorders, [_keyed(raw) for raw in small_log])
+    for key, value in worker.tables.reps.items():
+        worker.directory.update(key, value)
+    async with worker.agents.events.test_context():
+        while await worker.scorer.score_pending():
+            pass
+    for table in worker.tables.all():
+        records = _changelog(table).records
+        assert records, f"{table.name}: nothing written to the changelog"
+        newest = {key: value for _, key, value, _ in records}
+        assert newest == dict(table.items()), table.name
+        assert {topic for topic, *_ in records} == {table.changelog_topic.get_topic_name()}
+        assert {partition for *_, partition in records} == {0}
