@@ -46,10 +46,11 @@ class StreamSettings:
     rep_batch_max: int = 20000
     rep_batch_within: float = 1.0
     # The lazy scorer: how often it looks for customers to re-score, how many per pass,
-    # and the share of the worker's time it may take while a backlog is folded.
+    # and the share of the worker's time it may take while a backlog is folded (low: in a
+    # backlog a score is soon stale, and the fewer passes, the more changes per score).
     score_interval: float = 0.02
     score_max_batch: int = 500
-    score_cpu_share: float = 0.3
+    score_cpu_share: float = 0.1
     # Wait for the broker to acknowledge every send and changelog write of a batch
     # before the batch is acknowledged (see streams/README.md). Off only in unit tests,
     # which have no broker.
