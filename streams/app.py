@@ -25,6 +25,7 @@ from streams import faustfix
 from streams.agents import Agents, define_agents
 from streams.batches import EventsBatch, Highwater, RepsBatch
 from streams.livescore import LiveScorer
+from streams.monitor import LeanMonitor
 from streams.progress import Progress
 from streams.repdirectory import RepDirectory, follow_changelog
 from streams.settings import StreamSettings
@@ -106,6 +107,9 @@ def create_app(settings: StreamSettings) -> faust.App:
         web_graph_enabled=False,
         web_stats_enabled=False,
         web_metrics_enabled=False,
+        # Faust's default Monitor does bookkeeping for every message, read only by the
+        # views switched off above (see streams/monitor.py).
+        Monitor=LeanMonitor,
         debug=False,
     )
 
