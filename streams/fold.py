@@ -15,6 +15,7 @@ per event; the Faust agents call `apply`.
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections.abc import Callable
 from hashlib import blake2b
@@ -47,6 +48,11 @@ _EFFECTIVE_CONTACT_LANES: Final = {
     for c, i in _CHANNEL_INDEX.items()
 }
 _SECTION_BIT: Final = {s: 1 << i for i, s in enumerate(SECTIONS)}
+# A contact time as SortedInts packs it (signed 64-bit little-endian): a precompiled
+# struct reads the newest without slicing it out and skips int.to_bytes' keyword parsing.
+_TIME_STRUCT: Final = struct.Struct("<q")
+_pack_time: Final = _TIME_STRUCT.pack
+_unpack_last: Final = _TIME_STRUCT.unpack_from
 
 
 def event_digest(event_id: str) -> bytes:
@@ -101,7 +107,8 @@ def apply_in_place(state: CustomerState, event: Event, digest: bytes | None = No
     digest = digest or event_digest(event.event_id)
     seen = state.seen
     # IdSet.add inlined for its usual case, a new digest: a call fewer per event.
-    if digest in seen:  # a duplicate, or the digest's bytes across two entries
+    # find, not `in`: see IdSet.add.
+    if seen.find(digest) >= 0:  # a duplicate, or the digest's bytes across two entries
         added = IdSet.add(seen, digest)
         if added is None:
             return False
@@ -167,8 +174,8 @@ def _add_contact_time(s: CustomerState, ts: int) -> None:
     # A multiset: two effective contacts in the same microsecond are two contacts, and
     # `effective_before` / `effective_between` must count both.
     packed = s.contact_times
-    if not packed or ts >= int.from_bytes(packed[-8:], "little", signed=True):
-        times = packed + ts.to_bytes(8, "little", signed=True)  # the usual case: in order
+    if not packed or ts >= _unpack_last(packed, -8)[0]:
+        times = packed + _pack_time(ts)  # the usual case: in order
     else:
         times = SortedInts.add(packed, ts, signed=True)
     if len(times) > 8 * MAX_CONTACT_TIMES:
@@ -331,7 +338,7 @@ def apply_rep_in_place(state: RepState, event: Event, digest: bytes | None = Non
         index = ts // WEEK_US
         week = state.weeks.get(index, EMPTY_WEEK)
         week_seen = week[0]
-        if digest in week_seen:  # IdSet.add inlined, as in apply_in_place
+        if week_seen.find(digest) >= 0:  # IdSet.add inlined, as in apply_in_place
             added = IdSet.add(week_seen, digest)
             if added is None:
                 return False

@@ -14,7 +14,14 @@ import orjson
 import pytest
 
 from streams.contract import CHANNELS, REP_EVENT_TYPES, SECTIONS, Event, to_datetime, validate
-from streams.fold import apply, apply_in_place, apply_rep, apply_rep_in_place, touches_customer
+from streams.fold import (
+    apply,
+    apply_in_place,
+    apply_rep,
+    apply_rep_in_place,
+    event_digest,
+    touches_customer,
+)
 from streams.state import (
     DAY_US,
     MAX_CONTACT_TIMES,
@@ -22,6 +29,7 @@ from streams.state import (
     TWELVE,
     WEEK_US,
     CustomerState,
+    IdSet,
     RepState,
     exact_add,
     exact_value,
@@ -805,6 +813,26 @@ def test_in_place_variants_match_and_report_duplicates() -> None:
         assert apply_rep_in_place(r, event) is True
     assert apply_rep_in_place(r, r1_events[0]) is False
     assert r == fold_rep(*r1_events)
+
+
+def test_a_digest_straddling_two_seen_entries_is_not_a_duplicate() -> None:
+    # The seen digests are searched as bytes: a match that is not on an 8-byte boundary
+    # spans two other digests, and the event is new.
+    event = contact(0, eid="straddled")
+    digest = event_digest(event.event_id)
+    straddling = b"\x00" * 4 + digest + b"\x00" * 4
+    assert IdSet.add(straddling, digest) == straddling + digest
+    assert IdSet.add(straddling + digest, digest) is None
+    s = CustomerState("c1")
+    s.seen = straddling
+    assert apply_in_place(s, event) is True
+    assert s.seen == straddling + digest and s.events == 1
+    assert apply_in_place(s, event) is False
+    r = RepState("r1")
+    r.weeks[event.ts // WEEK_US] = (straddling, 0, 0, 0, 0, 0, (), 0, 0, 0)
+    assert apply_rep_in_place(r, event) is True
+    assert r.weeks[event.ts // WEEK_US][0] == straddling + digest
+    assert apply_rep_in_place(r, event) is False
 
 
 def test_to_dict_from_dict_round_trip() -> None:

@@ -286,6 +286,10 @@ def test_line_owner_declines_what_it_cannot_read() -> None:
     assert line_owner(plain.replace(b'"c1"', b'"c\\u0031"'), 2) is None
     assert line_owner(b'{"event_id":"x"}', 2) is None
     assert line_owner(b'{"x":"a\\"customer_id":"c1"}', 2) is None
+    # Only the first key counts, even when a later one reads cleanly.
+    later = b',"payload":{"customer_id":"c1"}}'
+    assert line_owner(b'{"customer_id":"c\\u0031"' + later, 2) is None
+    assert line_owner(b'{"customer_id":"c1', 2) is None  # no closing quote
 
 
 # ---------------------------------------------------------------- failures
