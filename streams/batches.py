@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from streams.contract import REP_EVENT_TYPES, Event, InvalidEvent, parse
 from streams.deadletter import reject
 from streams.fold import apply, apply_rep, touches_customer
+from streams.producer import partition_of
 from streams.progress import Progress
 from streams.state import WEEK_US, CustomerState, RepState
 from streams.tables import (
@@ -46,9 +46,12 @@ log = logging.getLogger(__name__)
 
 
 class Sendable(Protocol):
-    """A faust topic (or a test double): `await send(...)` returns the delivery future."""
+    """A topic's sender (`streams.topics.RawSender`, or a test double): `await send(...)`
+    returns the delivery future, `await send_many(...)` the futures of its batches."""
 
     async def send(self, *, key: bytes | None, value: bytes) -> Any: ...
+
+    async def send_many(self, records: list[tuple[bytes, bytes]]) -> list[Any]: ...
 
 
 Ready = Callable[[], Awaitable[None]]
@@ -80,15 +83,16 @@ class Deliveries:
         if self.await_delivery:
             self.pending.append(fut)
 
+    async def send_many(self, topic: Sendable, records: list[tuple[bytes, bytes]]) -> None:
+        if records:
+            futures = await topic.send_many(records)
+            if self.await_delivery:
+                self.pending.extend(futures)
+
     async def delivered(self) -> None:
         pending, self.pending = self.pending, []
         if pending:
             await asyncio.gather(*pending)
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (Java's and aiokafka's) gives `key`."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def dead_letter(message: Any, reason: str) -> bytes:
@@ -249,15 +253,16 @@ class EventsBatch:
                 reason = f"internal: {type(exc).__name__} while folding (see worker log)"
                 await out.send(self.deadletter, message.key, dead_letter(message, reason))
                 done.rejected += 1
-        for rep_key, lines in forwards.items():
-            await out.send(self.rep_events, rep_key, b"\n".join(lines))
+        await out.send_many(
+            self.rep_events, [(rep, b"\n".join(lines)) for rep, lines in forwards.items()]
+        )
         # The rep sides first: a state written below may then be trusted to imply them.
         waiting = time.perf_counter()
         await out.delivered()
         written = time.perf_counter()
         for key, (state, event) in changed.items():
             self.cache.put(key, state)
-            await self.customers.write(key, encode_customer(state), event)
+            self.customers.write(key, encode_customer(state), event)
             self.scores.mark(key, event.message.partition)
         flushing = time.perf_counter()
         await self.customers.delivered()
@@ -326,7 +331,7 @@ class RepsBatch:
         for key, (state, event) in touched.items():
             self.cache.put(key, state)
             for row, value in rep_rows(state, weeks[key]):
-                await self.reps.write(row, value, event)
+                self.reps.write(row, value, event)
         await self.reps.delivered()
         _add(self.progress, done)
         return done

@@ -30,8 +30,9 @@ import orjson
 
 from features.policy import Policy
 from models.scoring import Scorer, score_states
-from streams.batches import EventsBatch, Ready, Sendable, no_wait, partition_of
+from streams.batches import EventsBatch, Ready, Sendable, no_wait
 from streams.contract import to_datetime
+from streams.producer import partition_of
 from streams.progress import Progress
 from streams.repdirectory import RepDirectory
 from streams.replay import ReplayStats, Snapshot
@@ -172,13 +173,12 @@ class LiveScorer:
 
     async def publish(self, scored: list[Scored]) -> None:
         for key, value, event in scored:
-            await self.scores.write(key, value, event)
-            # Not waited for: a score is derived, and a lost one is redone by
-            # `reconcile` after a restart. Waiting would hold the next pass for a round
-            # trip to the broker that the fold's own acknowledgements already compete for.
-            # Sent, not queued (`send_soon`): the queue also holds the changelog writes,
-            # and a score would wait behind a batch's thousands of them.
-            sent = await self.scores_topic.send(key=key, value=value)
+            self.scores.write(key, value, event)
+        await self.scores.flush()
+        # Not waited for: a score is derived, and a lost one is redone by `reconcile`
+        # after a restart. Waiting would hold the next pass for a round trip to the
+        # broker that the fold's own acknowledgements already compete for.
+        for sent in await self.scores_topic.send_many([(s.key, s.value) for s in scored]):
             if hasattr(sent, "add_done_callback"):
                 sent.add_done_callback(_log_failure)
         self.progress.scored += len(scored)

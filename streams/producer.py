@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import murmur2
 from tqdm import tqdm
 
 from streams.contract import InvalidEvent, parse
@@ -32,6 +34,57 @@ class Sent:
     messages: int = 0
     invalid: int = 0
     seconds: float = 0.0
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java's and aiokafka's) gives `key`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True)
+class BatchSent:
+    """One producer batch on its way: its delivery future and how many records it holds."""
+
+    future: asyncio.Future[Any]
+    records: int
+
+    def last_offset(self) -> int:
+        """The offset of its last record (once delivered)."""
+        base: int = self.future.result().offset
+        return base + self.records - 1
+
+
+async def send_batched(
+    producer: AIOKafkaProducer, topic: str, records: Iterable[tuple[bytes | None, bytes, int]]
+) -> list[BatchSent]:
+    """Send (key, value, partition) records as whole producer batches, in their order
+    within each partition; return the batches, whose futures resolve on delivery.
+
+    `producer.send` builds a future and its metadata for every record (~15 µs here); a
+    batch built whole costs a few µs a record and one future a batch. For thousands of
+    records at once: a worker's changelog writes, `closecast produce`.
+    """
+    by_partition: dict[int, list[tuple[bytes | None, bytes]]] = {}
+    for key, value, partition in records:
+        by_partition.setdefault(partition, []).append((key, value))
+    sent: list[BatchSent] = []
+    for partition, items in by_partition.items():
+        batch = producer.create_batch()
+        held = 0
+        for key, value in items:
+            # A full batch refuses the record; an empty one takes any (a record larger
+            # than a batch goes alone, up to the producer's maximum request size).
+            if held and batch.append(key=key, value=value, timestamp=None) is None:
+                future = await producer.send_batch(batch, topic, partition=partition)
+                sent.append(BatchSent(future, held))
+                batch = producer.create_batch()
+                held = 0
+            if not held:
+                batch.append(key=key, value=value, timestamp=None)
+            held += 1
+        future = await producer.send_batch(batch, topic, partition=partition)
+        sent.append(BatchSent(future, held))
+    return sent
 
 
 def key_for(raw: bytes) -> tuple[bytes | None, bool]:
@@ -88,23 +141,35 @@ async def send_lines(
     """Send each line keyed by the contract; wait for every acknowledgement."""
     sent = Sent()
     started = time.perf_counter()
-    pending: list[asyncio.Future[object]] = []
+    partitions = len(await producer.partitions_for(topic))
+    window: list[tuple[bytes | None, bytes, int]] = []
     for raw in lines:
         key, valid = key_for(raw)
-        pending.append(await producer.send(topic, raw, key=key))
+        # Keyed as the partitioner would; a line without a key goes round the partitions.
+        partition = partition_of(key, partitions) if key else sent.messages % partitions
+        window.append((key, raw, partition))
         sent.messages += 1
         sent.invalid += not valid
-        if len(pending) >= WINDOW:
-            await asyncio.gather(*pending)
-            if on_sent is not None:
-                on_sent(len(pending))
-            pending.clear()
-    if pending:
-        await asyncio.gather(*pending)
-        if on_sent is not None:
-            on_sent(len(pending))
+        if len(window) >= WINDOW:
+            await _deliver(producer, topic, window, on_sent)
+    if window:
+        await _deliver(producer, topic, window, on_sent)
     sent.seconds = time.perf_counter() - started
     return sent
+
+
+async def _deliver(
+    producer: AIOKafkaProducer,
+    topic: str,
+    window: list[tuple[bytes | None, bytes, int]],
+    on_sent: Callable[[int], None] | None,
+) -> None:
+    # The window is delivered before the next is sent: a key's lines keep their order.
+    batches = await send_batched(producer, topic, window)
+    await asyncio.gather(*(batch.future for batch in batches))
+    if on_sent is not None:
+        on_sent(len(window))
+    window.clear()
 
 
 def new_producer(bootstrap: str) -> AIOKafkaProducer:

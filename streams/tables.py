@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import faust
 import orjson
@@ -34,6 +34,7 @@ import rocksdict
 from faust import streams as faust_streams
 from faust.stores.rocksdb import RocksDBOptions
 
+from streams.producer import BatchSent, send_batched
 from streams.settings import StreamSettings
 from streams.state import CustomerState, RepState
 
@@ -83,23 +84,43 @@ class TrackedTable(faust.Table):
 
     track_delivery = False
 
-    async def write(self, key: bytes, value: bytes, event: Any) -> None:
+    def write(self, key: bytes, value: bytes, event: Any) -> None:
         """`self[key] = value` for a key of `event`'s partition, as faust's own setter does
-        it: the partition's local store, a changelog record to the same partition, and,
-        once the broker has it, the store's note of the changelog offset it holds (from
-        which a restart recovers). Without the setter's per-record layers (future
-        message, send buffer, schema look-ups, sensors), which cost the worker more than
-        folding the event: the record goes straight to the producer.
+        it: the partition's local store now, and a changelog record to the same partition
+        with the next `flush`; once the broker has it, the store notes the changelog
+        offset it holds (from which a restart recovers). Without the setter's per-record
+        layers (future message, send buffer, schema look-ups, sensors), which cost the
+        worker more than folding the event: the records of a batch go to the producer as
+        whole batches.
         """
         with acting_for(event):
             self.data[key] = value
+        self.__dict__.setdefault("_queued", []).append((key, value, event.message.partition))
+
+    async def flush(self) -> None:
+        """Send the changelog records of every `write` so far."""
+        queued: list[tuple[bytes, bytes, int]] = self.__dict__.pop("_queued", [])
+        if not queued:
+            return
         name = self.__dict__.get("_changelog_name")
         if name is None:
             name = self.__dict__["_changelog_name"] = self.changelog_topic.get_topic_name()
-        fut = await self.send_record(name, key, value, event.message.partition)
-        fut.add_done_callback(self._persist_offset)
-        if self.track_delivery:
-            self.__dict__.setdefault("_undelivered", []).append(fut)
+        for batch in await self.send_records(name, queued):
+            batch.future.add_done_callback(functools.partial(self._persist_offset, batch))
+            if self.track_delivery:
+                self.__dict__.setdefault("_undelivered", []).append(batch.future)
+
+    async def send_records(
+        self, topic: str, records: list[tuple[bytes, bytes, int]]
+    ) -> list[BatchSent]:
+        # faust's producer wraps aiokafka's, whose batch API it does not pass on
+        # (faustfix pins the faust version this relies on).
+        faust_producer: Any = self.app.producer
+        return await send_batched(faust_producer._ensure_producer(), topic, records)
+
+    def _persist_offset(self, batch: BatchSent, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.data.set_persisted_offset(fut.result().topic_partition, batch.last_offset())
 
     def _new_store_by_url(self, url: Any) -> Any:
         store: Any = super()._new_store_by_url(url)
@@ -107,18 +128,6 @@ class TrackedTable(faust.Table):
         if isinstance(options, RocksDBOptions) and options.use_rocksdict:
             store.rocksdb_options = WithoutWal.like(options)
         return store
-
-    async def send_record(
-        self, topic: str, key: bytes, value: bytes, partition: int
-    ) -> asyncio.Future[Any]:
-        # faust types it as an Awaitable; aiokafka returns the delivery future itself.
-        fut = await self.app.producer.send(topic, key, value, partition, None, None)
-        return cast("asyncio.Future[Any]", fut)
-
-    def _persist_offset(self, fut: asyncio.Future[Any]) -> None:
-        if not fut.cancelled() and fut.exception() is None:
-            sent = fut.result()
-            self.data.set_persisted_offset(sent.topic_partition, sent.offset)
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
         # Writes made through faust's own setter (`table[key] = value`) are tracked too.
@@ -128,7 +137,9 @@ class TrackedTable(faust.Table):
         return fut
 
     async def delivered(self) -> None:
-        """Wait until every changelog write made so far is acknowledged by the broker."""
+        """Send what `write` queued, then wait until every changelog write made so far
+        is acknowledged by the broker."""
+        await self.flush()
         pending: list[asyncio.Future[Any]] = self.__dict__.pop("_undelivered", [])
         if pending:
             # A failed write raises here, which stops the agent before its batch is

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import faust
 
-from streams.producer import ensure_topic
+from streams.producer import ensure_topic, partition_of, send_batched
 from streams.settings import StreamSettings
 
 # The events topic is the company's log and the dead-letter topic what it refused: Kafka
@@ -39,15 +39,23 @@ class RawSender:
 
     What faust's `Topic.send` adds (a future message, schema and serializer look-ups,
     sensors) is per record and costs the worker more than folding the event; here every
-    record is bytes already. Returns the producer's delivery future.
+    record is bytes already. Returns the producer's delivery futures.
     """
 
     def __init__(self, topic: Any) -> None:
         self.app = topic.app
         self.name: str = topic.get_topic_name()
+        self.partitions: int = topic.partitions
 
     async def send(self, *, key: bytes | None, value: bytes) -> Any:
         return await self.app.producer.send(self.name, key, value, None, None, None)
+
+    async def send_many(self, records: list[tuple[bytes, bytes]]) -> list[Any]:
+        """Send keyed records as whole producer batches (see `send_batched`), each to
+        its key's partition; one delivery future per batch."""
+        placed = [(key, value, partition_of(key, self.partitions)) for key, value in records]
+        producer = self.app.producer._ensure_producer()  # the batch API is aiokafka's
+        return [batch.future for batch in await send_batched(producer, self.name, placed)]
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from features.policy import Policy
 from models.scoring import Scorer, score_states
 from streams.app import Worker, build
-from streams.batches import Cache, partition_of
+from streams.batches import Cache
 from streams.contract import parse
 from streams.deadletter import REDACTED
 from streams.fold import event_digest
-from streams.producer import key_for
+from streams.producer import BatchSent, key_for, partition_of
 from streams.replay import ReplayStats, Snapshot, replay_events, replay_files
 from streams.settings import SettingsError, StreamSettings
 from streams.state import IdSet
@@ -53,37 +53,48 @@ def in_own_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[...,
     return run
 
 
+def _done(result: Any) -> asyncio.Future[Any]:
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    fut.set_result(result)
+    return fut
+
+
 class Recorder:
-    """Stands in for a sender's `send`: keeps (key, value), returns a done future."""
+    """Stands in for a sender: keeps every (key, value), returns done futures."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[bytes | None, bytes]] = []
         self.before_send: Any = None
 
-    async def send(self, *, key: bytes | None, value: bytes) -> asyncio.Future[None]:
+    async def send(self, *, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
         if self.before_send is not None:
             self.before_send(key, value)
         self.sent.append((key, value))
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
+        return _done(None)
+
+    async def send_many(self, records: list[tuple[bytes, bytes]]) -> list[asyncio.Future[Any]]:
+        return [await self.send(key=key, value=value) for key, value in records]
 
 
 class Changelog:
-    """Stands in for a table's `send_record`: keeps each changelog record, returns a done
-    future carrying its offset, as the producer's does."""
+    """Stands in for a table's `send_records`: keeps each changelog record and returns
+    one batch per partition whose future carries its base offset, as the producer's do."""
 
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes, bytes, int]] = []
 
-    async def send_record(
-        self, topic: str, key: bytes, value: bytes, partition: int
-    ) -> asyncio.Future[RecordMetadata]:
-        tp = TopicPartition(topic, partition)
-        self.records.append((topic, key, value, partition))
-        fut: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-        fut.set_result(RecordMetadata(topic, partition, tp, len(self.records) - 1, -1, 0, 0))
-        return fut
+    async def send_records(
+        self, topic: str, records: list[tuple[bytes, bytes, int]]
+    ) -> list[BatchSent]:
+        batches = []
+        for partition in sorted({p for _, _, p in records}):
+            base = len(self.records)
+            mine = [(topic, k, v, p) for k, v, p in records if p == partition]
+            self.records.extend(mine)
+            tp = TopicPartition(topic, partition)
+            meta = RecordMetadata(topic, partition, tp, base, -1, 0, 0)
+            batches.append(BatchSent(_done(meta), len(mine)))
+        return batches
 
 
 def _worker(token: str = TOKEN) -> tuple[Worker, dict[str, Recorder]]:
@@ -102,15 +113,17 @@ def _worker(token: str = TOKEN) -> tuple[Worker, dict[str, Recorder]]:
     recorders = {}
     for name in ("events", "rep_events", "scores", "deadletter"):
         recorder = Recorder()
-        getattr(worker.senders, name).send = recorder.send
+        sender = getattr(worker.senders, name)
+        sender.send = recorder.send
+        sender.send_many = recorder.send_many
         recorders[name] = recorder
     for table in worker.tables.all():
-        table.send_record = Changelog().send_record  # type: ignore[method-assign]
+        table.send_records = Changelog().send_records  # type: ignore[method-assign]
     return worker, recorders
 
 
 def _changelog(table: Any) -> Changelog:
-    changelog: Changelog = table.send_record.__self__
+    changelog: Changelog = table.send_records.__self__
     return changelog
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from streams import broker
-from streams.producer import ensure_topic, key_for, new_producer
+from streams.producer import ensure_topic, new_producer, send_lines
 from streams.replay import Snapshot
 from tests.reliability.table import Tally, tally
 from tests.workerproc import (
@@ -135,13 +135,12 @@ class Producer:
         producer = await self._connect()
         last_ok = time.monotonic()
         try:
+            # Unpaced, bigger chunks: fewer waits for acknowledgements, a faster burst.
+            chunk = self.CHUNK if self.rate else 10 * self.CHUNK
             while state.sent < state.total:
-                part = self.lines[state.sent : state.sent + self.CHUNK]
+                part = self.lines[state.sent : state.sent + chunk]
                 try:
-                    futures = [
-                        await producer.send(self.topic, raw, key=key_for(raw)[0]) for raw in part
-                    ]
-                    await asyncio.gather(*futures)
+                    await send_lines(producer, self.topic, part)
                 except Exception:
                     if time.monotonic() - last_ok > self.give_up_after:
                         raise

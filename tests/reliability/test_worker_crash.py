@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from streams import broker
-from streams.batches import partition_of
+from streams.producer import partition_of
 from tests.reliability.cluster import (
     Producer,
     Worker,
