@@ -155,6 +155,18 @@ async def _run(
         await _put_all(reps, forwards, "rep_messages")
 
 
+async def _fold_and_score(
+    worker: Worker, recorders: dict[str, Recorder], lines: list[bytes]
+) -> None:
+    """The lines through both agents, then every changed customer scored."""
+    await _run(worker, recorders, [_keyed(raw) for raw in lines])
+    for key, value in worker.tables.reps.items():
+        worker.directory.update(key, value)
+    async with worker.agents.events.test_context():
+        while await worker.scorer.score_pending():
+            pass
+
+
 def _keyed(raw: bytes) -> tuple[bytes | None, bytes]:
     return key_for(raw)[0], raw
 
@@ -312,12 +324,8 @@ async def test_a_message_under_the_wrong_key_is_sent_round_again() -> None:
 @in_own_loop
 async def test_scores_are_the_scorers_on_the_same_states(small_log: list[bytes]) -> None:
     worker, recorders = _worker()
-    await _run(worker, recorders, [_keyed(raw) for raw in small_log])
-    for key, value in worker.tables.reps.items():
-        worker.directory.update(key, value)
+    await _fold_and_score(worker, recorders, small_log)
     async with worker.agents.events.test_context():
-        while await worker.scorer.score_pending():
-            pass
         # After a restart every stored score is checked against its state: none is stale.
         assert await worker.scorer.reconcile(worker.tables.customers, 1) == 0
         some = next(iter(worker.tables.scores))
@@ -535,12 +543,7 @@ async def test_every_table_write_reaches_its_changelog(small_log: list[bytes]) -
     """What a restart recovers from: the newest changelog record of every key is the
     value the table holds, on the key's own partition, in the table's changelog topic."""
     worker, recorders = _worker()
-    await _run(worker, recorders, [_keyed(raw) for raw in small_log])
-    for key, value in worker.tables.reps.items():
-        worker.directory.update(key, value)
-    async with worker.agents.events.test_context():
-        while await worker.scorer.score_pending():
-            pass
+    await _fold_and_score(worker, recorders, small_log)
     for table in worker.tables.all():
         records = _changelog(table).records
         assert records, f"{table.name}: nothing written to the changelog"
