@@ -9,12 +9,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from planning_support import DAY, T0, book, contacts, customer_events, ev, joined, lead
 
 from features.policy import Policy
+from planning.book import Book
 from planning.calllist import (
     ACTIONS,
     FLAGS,
@@ -254,9 +256,7 @@ def test_pool_and_departed_reps_customers_are_on_nobodys_list() -> None:
     assert {r: ids(v) for r, v in via_states.items()} == {"r1": ["mine"]}
 
 
-def _scores(b):  # type: ignore[no-untyped-def]
-    import pandas as pd
-
+def _scores(b: Book) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": b.customer_id,

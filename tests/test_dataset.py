@@ -97,11 +97,11 @@ def test_appending_future_events_changes_no_feature_of_an_earlier_snapshot(
     earlier = [k for k in old if k[1] <= cut]
     assert len(earlier) > 1000
     assert all(k in new for k in earlier)
-    i, j = [old[k] for k in earlier], [new[k] for k in earlier]
-    np.testing.assert_array_equal(before.X[i], after.X[j])
+    old_rows, new_rows = [old[k] for k in earlier], [new[k] for k in earlier]
+    np.testing.assert_array_equal(before.X[old_rows], after.X[new_rows])
     # ...while labels that were still open did learn about the appended orders.
-    was_open = before.y[i] == UNLABELLED
-    assert (after.y[j][was_open] == 1).sum() > 100
+    was_open = before.y[old_rows] == UNLABELLED
+    assert (after.y[new_rows][was_open] == 1).sum() > 100
 
 
 def test_an_event_at_exactly_the_as_of_time_counts_and_one_a_microsecond_later_does_not() -> None:
@@ -186,12 +186,12 @@ def test_arrival_order_and_duplicates_do_not_change_the_data_set() -> None:
     for n in range(2, 80):
         when = START + timedelta(days=rng.uniform(0, 300))
         kind = rng.choice(["contact_made", "contact_made", "order_won", "quote_sent"])
-        payload: dict[str, Any] = {
+        payloads: dict[str, dict[str, Any]] = {
             "contact_made": {"channel": "phone"},
             "order_won": {"order_id": f"o{n}", "amount": 100.0},
             "quote_sent": {"quote_id": f"q{n}", "amount": 50.0},
-        }[kind]
-        events.append(event(n, kind, when, **payload))
+        }
+        events.append(event(n, kind, when, **payloads[kind]))
     shuffled = [*events, *rng.sample(events, 20)]
     rng.shuffle(shuffled)
     a, b = build_dataset(prepare(events)), build_dataset(prepare(shuffled))

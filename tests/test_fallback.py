@@ -9,6 +9,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -34,7 +35,7 @@ def current_dir(root: Path) -> Path:
     return root / "versions" / version
 
 
-def edit_metadata(root: Path, change: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+def edit_metadata(root: Path, change: Callable[[dict[str, Any]], None]) -> None:
     path = current_dir(root) / META_FILE
     meta = json.loads(path.read_text())
     change(meta)

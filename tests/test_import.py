@@ -16,7 +16,7 @@ from openpyxl import Workbook
 
 from closecast.cli import main
 from ingest.mapping import MappingError, SheetMapping, load_mapping, parse_mapping
-from ingest.sheet import Sheet, read_sheet
+from ingest.sheet import Cell, Sheet, read_sheet
 from ingest.spreadsheet import translate
 from streams.contract import validate
 from streams.replay import replay_files
@@ -123,7 +123,7 @@ def test_ids_survive_new_rows_and_a_new_order() -> None:
 
 
 def test_cells_dates_numbers_and_time_zones() -> None:
-    rows = [
+    rows: list[list[Cell]] = [
         ["甲", datetime(2025, 3, 4, 10, 30), "電話", "王", "NT$ 95,000", "12萬"],
         ["乙", "2025/3/5", "拜訪", "王", None, "0"],
         ["丙", "2025年3月6日 14:05", "phone", "王", "1,200", None],
@@ -149,7 +149,7 @@ def test_cells_dates_numbers_and_time_zones() -> None:
 
 
 def test_bad_rows_are_reported_with_row_number_and_reason_and_nothing_else_is_lost() -> None:
-    rows = [
+    rows: list[list[Cell]] = [
         ["好", "2025-03-04", "電話", "王", "1"],
         [None, "2025-03-04", "電話", "王", "1"],
         ["壞日期", "3/4", "電話", "王", "1"],
@@ -175,7 +175,7 @@ def test_bad_rows_are_reported_with_row_number_and_reason_and_nothing_else_is_lo
 
 def test_a_customers_sheet_and_customers_already_in_the_log() -> None:
     headers = ("客戶", "業務員", "來源", "重要度", "建檔日")
-    rows = [
+    rows: list[list[Cell]] = [
         ["甲", "王", "展會", "VVIP", "2025-01-02"],
         ["乙", None, None, None, "2025-01-03"],
         ["甲", "李", None, None, "2025-01-04"],

@@ -189,7 +189,10 @@ def test_placeholder_features_do_not_speak_for_customers_they_do_not_apply_to(
     for model in models.values():
         parts = model.contributions(row)
         contacts = next(t for t in model.terms(row) if t.name == "contacts")
-        expected = sum(parts.get(f, np.zeros(1)) for f in ("effective_contacts", "total_contacts"))
+        expected = sum(
+            (parts.get(f, np.zeros(1)) for f in ("effective_contacts", "total_contacts")),
+            np.zeros(1),
+        )
         assert contacts.values[0] == pytest.approx(float(expected[0]))
         assert abs(float(parts.get("ineffective_share", np.zeros(1))[0])) > 0  # was zeroed
 

@@ -43,7 +43,7 @@ def test_records_go_in_full_batches_in_order_per_partition() -> None:
     records = [(f"k{i}".encode(), bytes(100), i % 3) for i in range(100)]
     records.append((b"huge", bytes(5000), 1))  # larger than a batch: goes alone
     records.append((b"last", bytes(10), 1))
-    batches = asyncio.run(send_batched(producer, "t", records))  # type: ignore[arg-type]
+    batches = asyncio.run(send_batched(producer, "t", records))
     assert [b.records for b in batches] == [len(r) for _, _, r in producer.sent]
     for partition in range(3):
         sent = [kv for _, p, r in producer.sent if p == partition for kv in r]
@@ -56,5 +56,5 @@ def test_records_go_in_full_batches_in_order_per_partition() -> None:
 
 def test_nothing_to_send_sends_nothing() -> None:
     producer = FakeProducer(limit=1000)
-    assert asyncio.run(send_batched(producer, "t", [])) == []  # type: ignore[arg-type]
+    assert asyncio.run(send_batched(producer, "t", [])) == []
     assert producer.sent == []

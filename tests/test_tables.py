@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from faust.stores.rocksdb import RocksDBOptions
+from faust.stores.rocksdb import Store as RocksDBStore
 
 from streams.app import build
 from streams.settings import StreamSettings
@@ -45,4 +46,6 @@ def test_a_worker_table_opens_its_partitions_without_wal(tmp_path: Path) -> None
     )
     worker = build(settings)
     for table in worker.tables.all():
-        assert isinstance(table.data.rocksdb_options, WithoutWal), table.name
+        store = table.data
+        assert isinstance(store, RocksDBStore), table.name
+        assert isinstance(store.rocksdb_options, WithoutWal), table.name

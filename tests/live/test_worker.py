@@ -190,12 +190,11 @@ def test_sigkill_mid_stream_then_a_lost_store_lose_and_double_nothing(
         # Killed twice while folding: batches half written, forwards and changelog
         # records in flight, offsets not committed.
         for share in (0.25, 0.3):
-            wait_for(
-                lambda share=share: worker.progress().get("messages", 0) >= share * total,
-                120,
-                f"{share:.0%} of the log folded",
-                worker,
-            )
+
+            def folded(share: float = share) -> bool:
+                return worker.progress().get("messages", 0) >= share * total
+
+            wait_for(folded, 120, f"{share:.0%} of the log folded", worker)
             worker.kill()
             worker.start()
         _wait_same(worker, customers, reps, 180)
@@ -259,7 +258,7 @@ def test_the_worker_s_topics_exist_before_it_joins_its_group(app_id: str) -> Non
     }
     assert asyncio.run(create_topics(settings, MAX_MESSAGE_BYTES)) == first  # idempotent
 
-    async def size_limits() -> dict[str, str]:
+    async def size_limits() -> dict[tuple[str, str], str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers())
         await admin.start()
         try:

@@ -16,7 +16,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import orjson
@@ -266,7 +266,7 @@ def test_web_faults(profile: Profile, table: Table, tmp_path: Path) -> None:
         )
 
 
-def _chunked(server: Server, path: str, token: str, chunks: object) -> Reply:
+def _chunked(server: Server, path: str, token: str, chunks: Iterable[bytes]) -> Reply:
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -278,7 +278,7 @@ def _chunked(server: Server, path: str, token: str, chunks: object) -> Reply:
         conn.putheader("Transfer-Encoding", "chunked")
         conn.endheaders()
         try:
-            for chunk in chunks:  # type: ignore[attr-defined]
+            for chunk in chunks:
                 conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             conn.send(b"0\r\n\r\n")
         except OSError:
