@@ -25,14 +25,11 @@ import functools
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import faust
 import orjson
-import rocksdict
 from faust import streams as faust_streams
-from faust.stores.rocksdb import RocksDBOptions
 
 from streams.producer import BatchSent, send_batched
 from streams.settings import StreamSettings
@@ -122,13 +119,6 @@ class TrackedTable(faust.Table):
         if not fut.cancelled() and fut.exception() is None:
             self.data.set_persisted_offset(fut.result().topic_partition, batch.last_offset())
 
-    def _new_store_by_url(self, url: Any) -> Any:
-        store: Any = super()._new_store_by_url(url)
-        options = getattr(store, "rocksdb_options", None)
-        if isinstance(options, RocksDBOptions) and options.use_rocksdict:
-            store.rocksdb_options = WithoutWal.like(options)
-        return store
-
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
         # Writes made through faust's own setter (`table[key] = value`) are tracked too.
         fut = super().send_changelog(*args, **kwargs)
@@ -145,34 +135,6 @@ class TrackedTable(faust.Table):
             # A failed write raises here, which stops the agent before its batch is
             # acknowledged: the batch is then redelivered, never skipped.
             await asyncio.gather(*pending)
-
-
-class WithoutWal(RocksDBOptions):
-    """faust's RocksDB options, with the databases writing no write-ahead log.
-
-    The changelog topic is the table's log: a local store is a cache of it, rebuilt from
-    it after any loss (as Kafka Streams runs its RocksDB stores). The WAL cost a write
-    syscall per table write. After a SIGKILL the store keeps what RocksDB had flushed, a
-    prefix of its writes: a value is written before its changelog record is sent, and
-    the changelog offset the store notes comes after that record's delivery, so the
-    noted offset never runs ahead of the values, and recovery reads the changelog on
-    from it. A value whose record was never delivered is rewritten when its events are
-    redelivered (see streams/README.md, "Exactly what it guarantees").
-    """
-
-    @classmethod
-    def like(cls, options: RocksDBOptions) -> WithoutWal:
-        new = cls.__new__(cls)
-        new.__dict__.update(options.__dict__)
-        return new
-
-    def open(self, path: Path, *, read_only: bool = False) -> Any:
-        db = super().open(path, read_only=read_only)
-        writes = rocksdict.WriteOptions()
-        # A property at run time; rocksdict's type stub calls it a method.
-        writes.disable_wal = True  # type: ignore[method-assign,assignment]
-        db.set_write_options(writes)
-        return db
 
 
 @dataclass(frozen=True)
