@@ -135,8 +135,10 @@ class Producer:
         producer = await self._connect()
         last_ok = time.monotonic()
         try:
-            # Unpaced, bigger chunks: fewer waits for acknowledgements, a faster burst.
-            chunk = self.CHUNK if self.rate else 10 * self.CHUNK
+            # A chunk waits for its acknowledgements before the next goes: at high rates
+            # (a burst) a chunk holds a tenth of a second's worth, or the round trips,
+            # not the rate, would set the pace.
+            chunk = max(self.CHUNK, round(self.rate / 10)) if self.rate else 10 * self.CHUNK
             while state.sent < state.total:
                 part = self.lines[state.sent : state.sent + chunk]
                 try:
