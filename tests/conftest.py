@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webworld import LiveServer, World, make_world
 
 from models.registry import Registry
 from streams import broker
+from tests.webworld import LiveServer, World, make_world
 from training.dataset import Dataset, DatasetConfig, EventSet, build_dataset, read_events
 from training.retrain import RetrainResult, retrain
 from training.simulator import SimulationConfig, write_log

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from planning_support import DAY, T0, book, contacts, customer_events, ev, joined, lead
 
 from features.policy import Policy
 from planning.book import Book
@@ -27,6 +26,7 @@ from planning.calllist import (
     lines_frame,
 )
 from streams.state import DAY_US
+from tests.planning_support import DAY, T0, book, contacts, customer_events, ev, joined, lead
 
 POLICY = Policy()
 US = 1  # one microsecond
@@ -307,6 +307,7 @@ def test_lists_respect_gap_capacity_and_order(customers: list, capacity: int) ->
     everyone = call_lists(b, replace(policy, daily_capacity=10**6))
     lists = call_lists(b, policy)
     for rep, state in ((s.owner, s) for s in snap.customers.values()):
+        assert rep is not None  # every customer here is assigned
         times = state.effective_times()
         gap = policy.min_gap_need_days if state.clear_need else policy.min_gap_days
         allowed = not times or T0 - times[-1] >= gap * DAY_US

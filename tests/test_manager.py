@@ -11,7 +11,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd
 import pytest
-from planning_support import DAY, T0, book, contacts, customer_events, ev, joined, lead
 
 from features.policy import Policy
 from planning.alerts import (
@@ -27,6 +26,7 @@ from planning.manager import build_manager_report
 from planning.pipeline import pipeline
 from planning.team import turnover
 from streams.state import DAY_US, WEEK_US
+from tests.planning_support import DAY, T0, book, contacts, customer_events, ev, joined, lead
 
 POLICY = Policy()
 US = 1

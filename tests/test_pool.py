@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from planning_support import DAY, T0, book, customer_events, ev, iso, joined
 
 from closecast.cli import main
 from features.policy import Policy
@@ -25,6 +24,7 @@ from streams.contract import validate
 from streams.fold import apply
 from streams.log import append_events
 from streams.replay import replay_events, replay_files
+from tests.planning_support import DAY, T0, book, customer_events, ev, iso, joined
 
 POLICY = Policy()
 

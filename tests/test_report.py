@@ -13,11 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
-from planning_support import DAY, T0, customer_events, ev, iso, joined
 
 from closecast.cli import main
 from planning.export import write_tables
 from streams.log import append_events
+from tests.planning_support import DAY, T0, customer_events, ev, iso, joined
 
 SECRETS = ("DEEP-總經理要換供應商", "EXTENDED-兒子在台大念書", "0912-345-678")
 

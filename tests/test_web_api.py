@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # webworld
 
 import pytest
-from webworld import LiveServer, Reply, World, login, request
 
+from tests.webworld import LiveServer, Reply, World, login, request
 from web.app import ROUTES
 
 ROLE_USER = {"rep": "alice", "manager": "mona", "analyst": "ann", "admin": "adam"}
@@ -335,10 +335,9 @@ def test_the_embedded_source_follows_lines_other_tools_append(
 ) -> None:
     from datetime import UTC, datetime
 
-    from webworld import iso
-
     from streams.contract import validate
     from streams.log import append_events
+    from tests.webworld import iso
 
     event = validate(
         {

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # webworld
 
 import orjson
 import pytest
-from webworld import (
+
+from tests.webworld import (
     CANARIES,
     CANARY_DEEP,
     CANARY_VVIP,
@@ -28,7 +29,6 @@ from webworld import (
     login,
     request,
 )
-
 from web.audit import verify
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from webworld import CANARIES, LiveServer, shot
+
+from tests.webworld import CANARIES, LiveServer, shot
 
 pytestmark = pytest.mark.browser
 

@@ -19,14 +19,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webworld
 
-from webworld import team_log
-
 from features.policy import Policy
 from models.scoring import Scorer
 from streams.broker import BrokerInfo
 from streams.contract import validate
 from streams.portrait import fold_portraits
 from streams.replay import replay_events
+from tests.webworld import team_log
 from web.ledger import Ledger
 from web.worker_source import WorkerSource
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from webworld import SECRET, make_world
 
 from streams.contract import parse
 from tests.reliability.profile import Profile
 from tests.reliability.table import Row, Table
 from tests.reliability.webserver import Reply, Server, SlowClients
+from tests.webworld import SECRET, make_world
 from web.sessions import SessionSigner
 
 pytestmark = pytest.mark.reliability
