@@ -179,8 +179,7 @@ class LiveScorer:
         # after a restart. Waiting would hold the next pass for a round trip to the
         # broker that the fold's own acknowledgements already compete for.
         for sent in await self.scores_topic.send_many([(s.key, s.value) for s in scored]):
-            if hasattr(sent, "add_done_callback"):
-                sent.add_done_callback(_log_failure)
+            sent.add_done_callback(_log_failure)
         self.progress.scored += len(scored)
 
 
