@@ -21,7 +21,7 @@ from features.policy import Policy
 from models.registry import load_scorer
 from models.scoring import Scorer
 from models.watch import ModelWatch
-from streams import faustfix
+from streams import faustfix, handoff
 from streams.agents import Agents, define_agents
 from streams.batches import EventsBatch, Highwater, RepsBatch
 from streams.livescore import LiveScorer
@@ -125,6 +125,7 @@ def build(
     scorer = scorer or load_scorer(None, policy)
     app = create_app(settings)
     faustfix.apply()  # faust's recovery must neither drop nor double-count offsets
+    handoff.apply()  # checked against the faust version faustfix.apply() just pinned
     topics = define_topics(app, settings, MAX_MESSAGE_BYTES)
     tables = define_tables(app, settings, MAX_MESSAGE_BYTES)
     out = senders(topics)

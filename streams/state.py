@@ -14,10 +14,15 @@ is replicated to a changelog topic, exported and scored. They live in the portra
 from __future__ import annotations
 
 import base64
+import functools
 import math
+import operator
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
+
+import orjson
 
 from streams.contract import CHANNELS, SECTIONS
 
@@ -354,6 +359,18 @@ class CustomerState:
         """A canonical JSON-ready form: equal states give equal dicts, whatever order
         their events came in (the Faust table's value; how states are compared)."""
         return {name: _encode(name, getattr(self, name)) for name in CustomerState.__slots__}
+
+    def to_json(self) -> bytes:
+        """`orjson.dumps(self.to_dict())` in half the time, read back by `from_dict` as the
+        same state: the worker writes one per changed customer per batch. The bytes differ
+        only in the order of the id set `seen`. orjson writes tuples as arrays, so only
+        the fields whose JSON form differs need an encoder (`_JSON_ENCODERS`)."""
+        return orjson.dumps(
+            {
+                name: value if encode is None else encode(value)
+                for (name, encode), value in zip(_JSON_ENCODERS, _all_fields(self), strict=True)
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerState:
@@ -720,6 +737,21 @@ def _encode(name: str, value: Any) -> Any:
     if isinstance(value, tuple):
         return [list(v) if isinstance(v, tuple) else v for v in value]
     return value
+
+
+def _json_encoder(name: str) -> Callable[[Any], Any] | None:
+    """What `_encode` does to the field `name`, or None where orjson writes the value
+    itself as `_encode` would (tuples as arrays). An id set keeps its own order: sorting
+    it was a third of the time, and `from_dict` reads either order as the same set."""
+    if name in _SET_FIELDS:
+        return _b64
+    if name in {"by_channel", "suspensions"} or name in _BYTES_FIELDS:
+        return functools.partial(_encode, name)
+    return None
+
+
+_JSON_ENCODERS: Final = tuple((name, _json_encoder(name)) for name in CustomerState.__slots__)
+_all_fields: Final = operator.attrgetter(*CustomerState.__slots__)
 
 
 def _decode(name: str, value: Any) -> Any:

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import faust
 import orjson
+import rocksdict
 from faust import streams as faust_streams
 
 from streams.producer import BatchSent, send_batched
@@ -83,29 +84,49 @@ class TrackedTable(faust.Table):
 
     def write(self, key: bytes, value: bytes, event: Any) -> None:
         """`self[key] = value` for a key of `event`'s partition, as faust's own setter does
-        it: the partition's local store now, and a changelog record to the same partition
-        with the next `flush`; once the broker has it, the store notes the changelog
-        offset it holds (from which a restart recovers). Without the setter's per-record
-        layers (future message, send buffer, schema look-ups, sensors), which cost the
-        worker more than folding the event: the records of a batch go to the producer as
-        whole batches.
+        it, but for a whole batch at once: with the next `flush`, into the partition's
+        local store, and a changelog record to the same partition; once the broker has
+        it, the store notes the changelog offset it holds (from which a restart recovers).
+        Without the setter's per-record layers (future message, send buffer, schema
+        look-ups, sensors), which cost the worker more than folding the event: the store
+        takes one write batch per partition, the producer whole record batches.
         """
-        with acting_for(event):
-            self.data[key] = value
         self.__dict__.setdefault("_queued", []).append((key, value, event.message.partition))
 
     async def flush(self) -> None:
-        """Send the changelog records of every `write` so far."""
+        """Store and send the changelog records of every `write` so far."""
         queued: list[tuple[bytes, bytes, int]] = self.__dict__.pop("_queued", [])
         if not queued:
             return
         name = self.__dict__.get("_changelog_name")
         if name is None:
             name = self.__dict__["_changelog_name"] = self.changelog_topic.get_topic_name()
+        # Before the first await: nobody can read the table between `write` and here.
+        self._write_local(name, queued)
         for batch in await self.send_records(name, queued):
             batch.future.add_done_callback(functools.partial(self._persist_offset, batch))
             if self.track_delivery:
                 self.__dict__.setdefault("_undelivered", []).append(batch.future)
+
+    def _write_local(self, changelog: str, records: list[tuple[bytes, bytes, int]]) -> None:
+        store: Any = self.data
+        if not getattr(store, "use_rocksdict", False):  # memory:// in unit tests
+            for key, value, partition in records:
+                with acting_for(place(changelog, partition)):
+                    store[key] = value
+            return
+        # faust's RocksDB store, written as its own changelog recovery writes it: one
+        # WriteBatch per partition (faustfix pins the faust version this relies on).
+        batches: dict[int, Any] = {}
+        key_index = store._key_index
+        for key, value, partition in records:
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = rocksdict.WriteBatch(raw_mode=True)
+            batch.put(key, value)
+            key_index[key] = partition
+        for partition, batch in batches.items():
+            store._db_for_partition(partition).write(batch)
 
     async def send_records(
         self, topic: str, records: list[tuple[bytes, bytes, int]]
@@ -182,7 +203,7 @@ def define_tables(app: faust.App, settings: StreamSettings, max_message_bytes: i
 
 
 def encode_customer(state: CustomerState) -> bytes:
-    return orjson.dumps(state.to_dict())
+    return state.to_json()
 
 
 def decode_customer(value: bytes) -> CustomerState:

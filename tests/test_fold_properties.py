@@ -15,6 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -346,3 +347,24 @@ def test_money_totals_do_not_depend_on_order(amounts: list[float], rnd: Any) -> 
     assert got.customers["c1"].order_value == exact
     assert got.customers["c1"].quoted_value == exact
     assert got.reps["r1"].deal_value == exact
+
+
+# ---------------------------------------------------------------- (6) the stored form
+
+
+@SETTINGS
+@given(event_sets(), st.randoms(use_true_random=False))
+def test_the_worker_s_json_reads_back_as_the_same_state(evts: list[Event], rnd: Any) -> None:
+    # The worker stores `to_json()`; the web views, the reliability suite and a restarted
+    # worker read it back with `from_dict`.
+    shuffled = list(evts)
+    rnd.shuffle(shuffled)
+    for state in replay_events(shuffled).customers.values():
+        stored = orjson.loads(state.to_json())
+        assert CustomerState.from_dict(stored).to_dict() == state.to_dict()
+        # Field for field the JSON of `to_dict()`, but for the order of the id set.
+        canonical = orjson.loads(orjson.dumps(state.to_dict()))
+        assert stored.keys() == canonical.keys()
+        assert {k: v for k, v in stored.items() if k != "seen"} == {
+            k: v for k, v in canonical.items() if k != "seen"
+        }
