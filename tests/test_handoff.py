@@ -101,7 +101,7 @@ def test_a_suspension_abandons_a_blocked_hand_off_and_frees_the_queue() -> None:
         assert not results.stopped
         assert len(results.done) == 1 and results.results == [True]  # the suspension won
         assert put.cancelled
-        assert not queue._putters  # type: ignore[attr-defined]
+        assert not queue._putters
         assert queue.get_nowait() == "m0"
         assert queue.empty()  # m1 was never queued: the fetcher reads it again
 
