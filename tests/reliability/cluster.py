@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -138,7 +139,7 @@ class Producer:
             # A chunk waits for its acknowledgements before the next goes: at high rates
             # (a burst) a chunk holds a tenth of a second's worth, or the round trips,
             # not the rate, would set the pace.
-            chunk = max(self.CHUNK, round(self.rate / 10)) if self.rate else 10 * self.CHUNK
+            chunk = max(self.CHUNK, round(self.rate / 10)) if self.rate else 50 * self.CHUNK
             while state.sent < state.total:
                 part = self.lines[state.sent : state.sent + chunk]
                 try:
@@ -181,6 +182,95 @@ class Producer:
 def produce(topic: str, lines: Sequence[bytes], timeout: float = 300) -> Sending:
     """Send every line now and wait for the broker's acknowledgements."""
     return Producer(topic, lines, None).start().wait(timeout)
+
+
+def burst(topic: str, lines: Sequence[bytes], processes: int = 2, timeout: float = 300) -> float:
+    """Send `lines` as fast as `processes` producer processes go, all starting at once;
+    return the rate (lines per second, from the first send to the last acknowledgement).
+
+    One producer is one Python thread's worth of sends (~150,000/s here), no longer ten
+    times what the worker folds; several processes are not bound by one interpreter.
+    The lines are dealt round-robin, so each customer's events arrive in any order,
+    which the fold does not mind.
+    """
+    context = multiprocessing.get_context("spawn")  # no copy of this process's threads
+    go = context.Event()
+    results: Any = context.Queue()
+    senders = [
+        context.Process(
+            target=_burst_sender,
+            args=(broker.bootstrap_servers(), topic, list(lines[i::processes]), go, results),
+            daemon=True,
+        )
+        for i in range(processes)
+    ]
+    for sender in senders:
+        sender.start()
+    try:
+        ready = [results.get(timeout=60) for _ in senders]  # connected: start together
+        if any(r[0] != "ready" for r in ready):
+            raise AssertionError(f"a burst sender failed to start: {ready}")
+        go.set()
+        spans = [results.get(timeout=timeout) for _ in senders]
+    finally:
+        for sender in senders:
+            sender.join(10)
+            if sender.is_alive():
+                sender.kill()
+    if any(span[0] != "sent" for span in spans):
+        raise AssertionError(f"a burst sender failed: {spans}")
+    started = min(span[1] for span in spans)
+    return len(lines) / (max(span[2] for span in spans) - started)
+
+
+def _burst_sender(bootstrap: str, topic: str, lines: list[bytes], go: Any, results: Any) -> None:
+    async def send() -> None:
+        producer = new_producer(bootstrap)
+        await producer.start()
+        try:
+            results.put(("ready",))
+            go.wait()
+            started = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process
+            for i in range(0, len(lines), 25_000):
+                await send_lines(producer, topic, lines[i : i + 25_000])
+            results.put(("sent", started, time.monotonic()))
+        finally:
+            await producer.stop()
+
+    try:
+        asyncio.run(send())
+    except BaseException as exc:  # reported to the test, which fails with it
+        results.put(("failed", repr(exc)))
+
+
+class PeakLag:
+    """The highest consumer lag of `app_id`'s group on `topics`, sampled every `every` s
+    from a thread while a burst is sent."""
+
+    def __init__(self, app_id: str, topics: Sequence[str], every: float = 0.2) -> None:
+        self.app_id = app_id
+        self.topics = list(topics)
+        self.every = every
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-lag", daemon=True)
+
+    def start(self) -> PeakLag:
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(30)
+        self._sample()
+        return self.peak
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def _sample(self) -> None:
+        self.peak = max(self.peak, lag(self.app_id, self.topics).total)
 
 
 # ---------------------------------------------------------------- memory
