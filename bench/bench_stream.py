@@ -6,7 +6,9 @@
    has folded every message (its /progress/ view), and separately until every changed
    customer has been re-scored.
    Baseline, same run, same topic: a plain aiokafka consumer (no group) that reads every
-   message and decodes it with the contract parser, nothing else.
+   message and decodes it with the contract parser, nothing else. And the ceiling of any
+   Faust agent: one built exactly as the worker's that takes the same batches and does
+   nothing with them (`bench/faust_ceiling.py`).
 2. Latency: a second fresh worker; a separate simulated log is produced at a steady
    1,000 events/s. For each event, the time from its send to the arrival (on the scores
    topic) of a score of its customer that includes it (the score's `events` count reaches
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +38,7 @@ from bench.logs import million_event_log, simulated_log
 from streams import broker
 from streams.contract import InvalidEvent, parse
 from streams.producer import new_producer, send_lines
+from streams.settings import StreamSettings
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the worker harness lives with the tests
@@ -84,6 +88,34 @@ async def _plain_consumer(topic: str, expected: int) -> float:
         await consumer.stop()
 
 
+def _faust_ceiling(app_id: str, topic: str, expected: int) -> dict[str, float]:
+    """Seconds (and CPU seconds) for a do-nothing Faust agent to take `expected` messages
+    of `topic` (`bench/faust_ceiling.py`, in a process and consumer group of its own)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.faust_ceiling",
+            f"{app_id}-ceiling",
+            topic,
+            str(StreamSettings.from_env().partitions),
+            str(expected),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        timeout=1800,
+        check=False,
+    )
+    # mode's worker writes terminal escapes to stdout too: take the JSON part of the line.
+    lines = [line[line.index(b"{") :] for line in done.stdout.splitlines() if b'{"' in line]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"bench.faust_ceiling failed ({done.returncode}): {done.stderr[-2000:]!r}"
+        )
+    measured: dict[str, float] = orjson.loads(lines[-1])
+    return measured
+
+
 def _throughput(work: Path) -> dict[str, Any]:
     lines = [line for line in million_event_log().read_bytes().splitlines() if line.strip()]
     app_id = fresh_app_id("cc-bench")
@@ -113,6 +145,7 @@ def _throughput(work: Path) -> dict[str, Any]:
         worker.stop()
     try:
         plain_s = asyncio.run(_plain_consumer(f"{app_id}-events", len(lines)))
+        ceiling = _faust_ceiling(app_id, f"{app_id}-events", len(lines))
     finally:
         delete_topics(app_id)  # ~2 GB of topics and changelogs
     return {
@@ -121,6 +154,7 @@ def _throughput(work: Path) -> dict[str, Any]:
         "folded_s": folded_s,
         "scored_s": scored_s,
         "plain_s": plain_s,
+        "ceiling": ceiling,
         "progress": final,
     }
 
@@ -252,6 +286,16 @@ def run() -> list[dict[str, Any]]:
             "name": "stream_worker_events_per_s_until_all_scored",
             "value": round(n / t["scored_s"]),
             "unit": "events/s",
+            "baseline_name": "plain_aiokafka_consumer_decode_only_per_s",
+            "baseline_value": round(plain_rate),
+        },
+        {
+            "name": "stream_faust_take_only_events_per_s",
+            "value": round(n / t["ceiling"]["seconds"]),
+            "unit": "events/s",
+            "cpu_share": round(t["ceiling"]["cpu_seconds"] / t["ceiling"]["seconds"], 2),
+            "what": "a Faust agent built as the worker's that takes its batches and does "
+            "nothing: the most any Faust agent receives here",
             "baseline_name": "plain_aiokafka_consumer_decode_only_per_s",
             "baseline_value": round(plain_rate),
         },
