@@ -1,7 +1,8 @@
 """The worker's tables: per-customer state, per-rep state and the latest score.
 
 Keys are the raw id bytes (the same bytes as the topics' keys); values are JSON: the
-state's `to_dict()` (the same form `CustomerState.from_dict` reads back), or the score.
+state's `to_json()` (`to_dict()`'s form, which `CustomerState.from_dict` reads back), or
+the score.
 
 A rep's state is stored as rows, not as one value: a profile row under the rep's key
 (`RepState.profile_dict()` plus the list of its week indexes) and one row per week of

@@ -9,11 +9,10 @@
 - Storage: the worker's local table store (its data dir) is deleted between runs, after
   a clean stop and after a SIGKILL mid-stream: the tables come back from their changelogs
   with nothing lost, and a store rebuilt after a clean stop reads no event again.
-- Model faults: the worker scores with a trained model; the artifact is deleted,
-  truncated or swapped for one pickled by another scikit-learn. The running worker keeps
-  its loaded model (it never reloads: see the report); restarted on the broken artifact
-  it scores with the heuristic and says so, and restarted on a good model it scores with
-  the model again. Folding never stops.
+- Model faults: the worker scores with a trained model; while it runs, the artifact is
+  deleted, truncated or swapped for one pickled by another scikit-learn. The worker
+  (never restarted) notices, scores with the heuristic and says why, and scores with the
+  model again once a good one is back. Folding never stops.
 """
 
 from __future__ import annotations
