@@ -15,6 +15,8 @@ waitables are closed unawaited and the result is the one faust's `wait_first` gi
 a finished first argument. If it waits, the rest of it goes on in a task
 (`_resume_in_task`, which passes on results, errors and cancellation as a task would),
 and faust's own `wait_first` races that task against the rest, exactly as before.
+Running inline shares the fetcher's context variables, which nothing on faust's hand-off
+path sets (faust sets its current event in the agent's stream, another task).
 """
 
 from __future__ import annotations
