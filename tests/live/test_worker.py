@@ -26,6 +26,7 @@ from streams.producer import ensure_topic
 from streams.replay import Snapshot, replay_files
 from streams.settings import StreamSettings
 from streams.topics import create_topics
+from tests.reliability.cluster import Producer
 from tests.workerproc import (
     TOKEN,
     WorkerProcess,
@@ -183,20 +184,27 @@ def test_sigkill_mid_stream_then_a_lost_store_lose_and_double_nothing(
     log = _log(tmp_path / "log.jsonl", customers=700, reps=10, days=200, seed=22)
     customers, reps, snap = _expected(log)
     total = snap.stats.events_read
-    produce(app_id, log)
+    lines = [line for line in log.read_bytes().splitlines() if line.strip()]
     data_dir = tmp_path / "w"
     worker = WorkerProcess(app_id, data_dir, tmp_path / "worker.log").start()
     try:
+        wait_for(lambda: worker.progress() or None, 60, "the worker", worker)
         # Killed twice while folding: batches half written, forwards and changelog
-        # records in flight, offsets not committed.
-        for share in (0.25, 0.3):
-
-            def folded(share: float = share) -> bool:
-                return worker.progress().get("messages", 0) >= share * total
-
-            wait_for(folded, 120, f"{share:.0%} of the log folded", worker)
+        # records in flight, offsets not committed. The log arrives over ~12 s, so that
+        # each kill lands mid-stream: sent all at once, the worker could fold most of it
+        # before the first kill, and the second life then had too little left to fold.
+        sending = Producer(f"{app_id}-events", lines, len(lines) / 12).start()
+        for life in (1, 2):
+            wait_for(
+                lambda: worker.progress().get("messages", 0) >= 0.15 * total,
+                120,
+                f"15% of the log folded in life {life}",
+                worker,
+            )
+            assert not sending.state.done.is_set(), "the kill must come mid-stream"
             worker.kill()
             worker.start()
+        sending.wait(120)
         _wait_same(worker, customers, reps, 180)
         # Let the group commit the end of the log, so that only the changelogs can
         # bring the states back below.
