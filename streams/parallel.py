@@ -210,6 +210,10 @@ def _lines_to_parse(
             bar.close()
 
 
+# Paused throughout, not only while folding: unpickling the other workers' states
+# allocates as much as folding them did, and the collector's passes over this process's
+# own states then doubled the time that took.
+@collector_paused()
 def replay_parallel(
     paths: list[Path],
     as_of: int | None,
@@ -219,20 +223,6 @@ def replay_parallel(
 ) -> Snapshot | None:
     """`replay_files` over `workers` processes; None if the shares cannot be merged
     exactly (a wrong guess, or an event id on two customers: see the module's note)."""
-    # Paused throughout, not only while folding: unpickling the other workers' states
-    # allocates as much as folding them did, and the collector's passes over this
-    # process's own states then doubled the time that took.
-    with collector_paused():
-        return _replay_parallel(paths, as_of, dead_letters, progress, workers)
-
-
-def _replay_parallel(
-    paths: list[Path],
-    as_of: int | None,
-    dead_letters: Path | None,
-    progress: bool,
-    workers: int,
-) -> Snapshot | None:
     started = time.perf_counter()
     context = multiprocessing.get_context("fork")
     children: list[tuple[int, BaseProcess, Connection]] = []
