@@ -9,6 +9,13 @@ so more contacts or a deeper portrait never lowers the score, all else equal.
 It follows scikit-learn's estimator contract (`fit` returns self, `predict_proba`
 columns follow `classes_`), so the trained model and this fallback answer through the
 same interface and the caller never branches on which one it holds.
+
+The scorecard ranks by the principles; its probabilities are only as good as
+`BASE_LOGIT` guesses a log's close rate (on a log another tool wrote it said 1% where 10%
+closed). So wherever a log has labelled history, `closecast train` fits a Platt map
+(`models.calibration`) from the scorecard's log-odds to the log's own close rate and the
+fallback serves `calibration(decision_function)`: the same ranking and reasons, the log's
+probabilities. Without enough labels (a new team) it says so and serves the scorecard.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.customer import INDEX
 from features.policy import DEFAULT, Policy
+from models.calibration import Platt, expit
 from models.reasons import Term
 
 # The log-odds of a stranger with nothing known ordering within the horizon: about 0.1%,
@@ -42,8 +50,9 @@ class HeuristicModel(ClassifierMixin, BaseEstimator):
 
     source: Final = "heuristic"
 
-    def __init__(self, policy: Policy = DEFAULT) -> None:
+    def __init__(self, policy: Policy = DEFAULT, calibration: Platt | None = None) -> None:
         self.policy = policy
+        self.calibration = calibration
 
     def fit(self, X: Any = None, y: Any = None) -> HeuristicModel:
         self.classes_ = np.array([0, 1])
@@ -124,14 +133,22 @@ class HeuristicModel(ClassifierMixin, BaseEstimator):
             Term("pool", -0.6 * _col(X, "in_pool"), "in the public pool: nobody follows it up"),
         ]
 
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
+    def raw_decision(self, X: np.ndarray) -> np.ndarray:
+        """The scorecard's own log-odds (what a calibration map is fitted on)."""
         total = np.full(X.shape[0], BASE_LOGIT)
         for term in self.terms(X):
             total = total + term.values
         return total
 
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """The served log-odds: calibrated to the log when a map was fitted."""
+        z = self.raw_decision(X)
+        if self.calibration is None:
+            return z
+        return self.calibration.slope * z + self.calibration.intercept
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        p1 = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        p1 = expit(self.decision_function(X))
         return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X: np.ndarray) -> np.ndarray:

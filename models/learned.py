@@ -1,20 +1,28 @@
 """Trained close-probability models, and the wrapper that lets the scorer serve them.
 
-Two estimators, both following scikit-learn's estimator contract (`__init__` only stores
+A model is made from a `Recipe` (an estimator kind, its hyperparameters and how much of
+the history it learns from); the walk-forward backtest (`training/backtest.py`) runs
+every recipe the same way at several origins and the gate picks one on those numbers.
+
+Every recipe is fitted by `fit_model` in two parts:
+
+- **the scorer** (`HistGradientBoostingClassifier`, or `StandardScaler` + L2
+  `LogisticRegression`) is fitted on every training row, the newest included: on a
+  drifting log the newest months are the ones that resemble tomorrow;
+- **the calibration map** (`models.calibration.Platt`) is fitted on the most recent
+  labelled window only (the last `window_share` of the as-of dates), on out-of-fold
+  scores: the customers are cut into `folds` groups by a hash of their id, and each
+  group's window rows are scored by a scorer trained on the other groups (all dates).
+  Out-of-fold, so the map sees scores as confident as the served scorer's are on
+  customers it never saw; grouped by customer, because a customer's snapshots a week
+  apart share the same future order and would leak it; the newest window, because the
+  close rate moves (a map fitted on two years serves the two-year average).
+
+Both kinds follow scikit-learn's estimator contract (`__init__` only stores
 hyperparameters, `fit` returns self, learned attributes end in `_`, `predict_proba`
-columns follow `classes_`, randomness through `random_state`):
+columns follow `classes_`, randomness through `random_state`).
 
-- `CalibratedGBM`: a `HistGradientBoostingClassifier` inside a `CalibratedClassifierCV`.
-  The booster that scores is fit on every training row; the calibration map (sigmoid by
-  default) is fit on out-of-fold predictions from *purged, blocked* folds: the as-of
-  times are cut into contiguous blocks, and each block is predicted by a booster trained
-  only on rows at least one horizon away from it on both sides, so no fold's training
-  labels look into the block it calibrates on. (A calibration slice held out at the end
-  would respect time more strictly, but the booster would then never learn from the
-  newest months; on the simulated 20,000-customer log that cost 0.015 ROC AUC.)
-- `RegularisedLogistic`: `StandardScaler` + L2 `LogisticRegression`.
-
-`TrainedModel` wraps either one for `models.scoring.Scorer` (the `LearnedModel`
+`TrainedModel` wraps a fitted one for `models.scoring.Scorer` (the `LearnedModel`
 protocol): `version`, `predict_proba`, `accepts` (rows inside what the model saw), and
 `terms` (per-row additive contributions, worded by `models.wording`).
 
@@ -27,187 +35,230 @@ Contributions, and why they are cheap enough for a million customers:
   with the other features averaged over customers rather than held at this customer's,
   so interactions are left out, and it costs one interpolation per feature instead of a
   model evaluation per feature (exact per-tree attribution measured ~10x slower).
+Both are scaled by the calibration map's slope, so they add up on the served log-odds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from features.customer import FEATURE_NAMES, INDEX
+from features.customer import FEATURE_NAMES
+from models.calibration import Platt, TooFewLabels, fit_platt
 from models.reasons import Term
 from models.wording import topic_terms
 from streams.state import DAY_US
 
 KINDS: Final = ("gbm", "logistic")
-# Rows with a feature beyond the training range by more than this share of the range are
-# declined (the heuristic scores them): the model never saw anything like them. Half the
-# range: counts grow as the book ages (a rep's weekly contacts grow with their book), and
-# a quarter declined 12% of a small log's holdout, while a garbage value (ten times the
-# largest seen) or a feature that never varied in training (a first complaint) is caught.
+# Rows with a bounded feature beyond the training range by more than this share of the
+# range are declined (the fallback scores them): the model never saw anything like them.
 RANGE_MARGIN: Final = 0.5
-# Durations that grow with the calendar. Their training maximum is the length of the
-# training log, not a property of customers: a model trained on one year has never seen
-# a 400-day-old lead, and declining every such row would hand a growing share of the book
-# to the heuristic until the next retrain (38% of the holdout on the simulated 20,000-
-# customer log). The feature code caps them, so they are only bounded below; above the
-# training maximum the booster is flat by construction and the logistic model's inputs
-# are clipped to the training range so it is flat there too.
-AGES: Final = (
-    "days_since_contact",
-    "overdue_ratio",  # days since contact / recommended gap
-    "relationship_days",
-    "days_since_portrait",
-    "need_age_days",
-    "days_since_quote",
-    "days_since_loss",
-    "days_since_order",
-    "lead_age_days",
-    "days_since_complaint",
-    "rep_tenure_days",
+# Features with a fixed range: shares, flags and categories. Everything else is a count
+# or a duration that grows with the calendar or with the book (a lead's age, a rep's
+# contacts, orders so far): a model trained on six months has never seen a 400-day-old
+# lead, and declining every such row handed whole populations to the fallback (every row
+# of a nine-month log's holdout). Those are only bounded below: above the training
+# maximum the booster is flat by construction, and the logistic model's inputs are
+# clipped to the training range so it is flat there too. A value that is not finite is
+# declined whatever the feature.
+BOUNDED: Final = frozenset(
+    {
+        "ineffective_share",
+        "portrait_sections",
+        "stage",
+        "clear_need",
+        "quote_open",
+        "dormant",
+        "tier",
+        "never_suspend",
+        "size",
+        "in_pool",
+        "rep_new",
+        "rep_conversion_26w",
+        *(name for name in FEATURE_NAMES if name.startswith("source_")),
+    }
 )
 _GRID: Final = 32  # partial-dependence grid points per feature
 _REFERENCE_ROWS: Final = 400
 
 
-def purged_folds(as_of: np.ndarray, folds: int, gap: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Blocked folds over the as-of times; each training part keeps `gap` away from its block.
+@dataclass(frozen=True)
+class Recipe:
+    """How to make a model: an estimator kind, its hyperparameters, its training window.
 
-    The test parts partition the rows (as `CalibratedClassifierCV(ensemble=False)` needs).
+    `window_days` None learns from every labelled row; a number, from the as-of dates in
+    the last that many days of the training data only (a drifting world may reward
+    forgetting). Frozen and hashable, so the backtest and the gate can tell two recipes
+    apart and the registry can store one in plain JSON.
     """
+
+    kind: str
+    window_days: int | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        extra = "".join(f" {k}={v}" for k, v in self.params)
+        window = "" if self.window_days is None else f" last {self.window_days}d"
+        return f"{self.kind}{window}{extra}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "window_days": self.window_days, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        params = tuple(sorted((str(k), v) for k, v in (data.get("params") or {}).items()))
+        window = data.get("window_days")
+        return cls(str(data["kind"]), None if window is None else int(window), params)
+
+
+# What `closecast train` tries. The booster on all history is the default; on the latest
+# half-year it is what a drifting log may prefer; the logistic model is the plain
+# alternative that extrapolates least surprisingly.
+RECIPES: Final = (Recipe("gbm"), Recipe("gbm", window_days=182), Recipe("logistic"))
+
+
+def _booster(random_state: int, **params: Any) -> HistGradientBoostingClassifier:
+    settings: dict[str, Any] = {
+        "learning_rate": 0.1,
+        "max_iter": 150,
+        "max_leaf_nodes": 31,
+        "min_samples_leaf": 40,
+        "l2_regularization": 1.0,
+        **params,
+    }
+    # A fixed number of rounds: early stopping would hold out a random (not
+    # time-ordered) slice and make the fit depend on it.
+    return HistGradientBoostingClassifier(
+        early_stopping=False, random_state=random_state, **settings
+    )
+
+
+def _logistic(**params: Any) -> Pipeline:
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=params.get("C", 0.1), max_iter=2000)
+    )
+
+
+def make_scorer(kind: str, random_state: int = 0, **params: Any) -> Any:
+    """The uncalibrated estimator of `kind` (it must offer `decision_function`)."""
+    if kind == "gbm":
+        return _booster(random_state, **params)
+    if kind == "logistic":
+        return _logistic(**params)
+    raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
+
+
+def customer_folds(groups: Sequence[str] | np.ndarray, folds: int) -> np.ndarray:
+    """A fold number per row from a hash of its customer id (stable across runs)."""
+    return np.fromiter(
+        (zlib.crc32(str(g).encode()) % folds for g in groups), dtype=np.int64, count=len(groups)
+    )
+
+
+def recent_window(as_of: np.ndarray, share: float) -> np.ndarray:
+    """Rows at the last `share` of the distinct as-of dates (at least the last date)."""
     times = np.unique(as_of)
-    if len(times) < folds:
-        raise ValueError(f"need at least {folds} as-of times for calibration, got {len(times)}")
-    out = []
-    for block in np.array_split(times, folds):
-        start, end = block[0], block[-1]
-        test = np.flatnonzero((as_of >= start) & (as_of <= end))
-        train = np.flatnonzero((as_of < start - gap) | (as_of > end + gap))
-        out.append((train, test))
-    return out
+    keep = max(1, round(len(times) * share))
+    return np.asarray(as_of >= times[-keep])
 
 
-class CalibratedGBM(ClassifierMixin, BaseEstimator):
-    """Gradient boosting, calibrated on purged time-blocked folds (see module doc)."""
+class RecentlyCalibrated(ClassifierMixin, BaseEstimator):
+    """A scorer fitted on every row, calibrated on the recent window (see module doc)."""
 
     def __init__(
         self,
-        learning_rate: float = 0.25,
-        max_iter: int = 80,
-        max_leaf_nodes: int = 15,
-        min_samples_leaf: int = 200,
-        l2_regularization: float = 1.0,
-        method: str = "sigmoid",
-        folds: int = 4,
-        gap_days: int = 90,
+        kind: str = "gbm",
+        params: dict[str, Any] | None = None,
+        folds: int = 3,
+        window_share: float = 0.25,
         random_state: int = 0,
     ) -> None:
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.max_leaf_nodes = max_leaf_nodes
-        self.min_samples_leaf = min_samples_leaf
-        self.l2_regularization = l2_regularization
-        self.method = method
+        self.kind = kind
+        self.params = params
         self.folds = folds
-        self.gap_days = gap_days
+        self.window_share = window_share
         self.random_state = random_state
 
-    def _booster(self) -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization,
-            # A fixed number of rounds: early stopping would hold out a random (not
-            # time-ordered) slice and make the fit depend on it.
-            early_stopping=False,
-            random_state=self.random_state,
-        )
+    def _scorer(self) -> Any:
+        return make_scorer(self.kind, self.random_state, **(self.params or {}))
 
-    def fit(self, X: Any, y: Any, as_of: np.ndarray | None = None) -> CalibratedGBM:
-        """Fit; `as_of` (epoch µs per row) makes the calibration folds time-blocked.
-
-        Without it the rows are taken to be in time order, cut into blocks, unpurged.
-        """
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        as_of: np.ndarray | None = None,
+        groups: Sequence[str] | np.ndarray | None = None,
+    ) -> RecentlyCalibrated:
+        """Fit; `as_of` (epoch µs) picks the recent window, `groups` (customer ids) the
+        folds. Without them the rows are taken to be in time order, one customer each."""
         X = np.asarray(X, dtype=float)
-        y = np.asarray(y)
+        y = np.asarray(y, dtype=int)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError("training data must hold both outcomes (0 and 1)")
         stamps = np.arange(len(y)) if as_of is None else np.asarray(as_of)
-        gap = 0 if as_of is None else self.gap_days * DAY_US
-        cv = purged_folds(stamps, self.folds, gap)
-        for train, _ in cv:
+        ids = np.arange(len(y)).astype(str) if groups is None else np.asarray(groups)
+        window = recent_window(stamps, self.window_share)
+        fold = customer_folds(ids, self.folds)
+        scores = np.empty(int(window.sum()))
+        held = fold[window]
+        for k in range(self.folds):
+            train = fold != k
+            test = held == k
+            if not test.any():
+                continue
             if len(np.unique(y[train])) < 2:
-                raise ValueError("training window too short for purged calibration folds")
-        self.calibrated_ = CalibratedClassifierCV(
-            self._booster(), method=self.method, cv=cv, ensemble=False
-        ).fit(X, y)
-        self.booster_ = self.calibrated_.calibrated_classifiers_[0].estimator
+                raise ValueError("too few closes to calibrate: a fold has only one outcome")
+            part = self._scorer().fit(X[train], y[train])
+            scores[test] = part.decision_function(X[window][test])
+        self.scorer_ = self._scorer().fit(X, y)
+        self.calibration_note_: str | None = None
+        try:
+            self.calibrator_: Platt | None = fit_platt(scores, y[window])
+        except TooFewLabels as exc:
+            self.calibrator_ = None
+            self.calibration_note_ = f"not calibrated: the recent window holds {exc}"
         self.n_features_in_ = X.shape[1]
         return self
 
+    def raw_decision(self, X: Any) -> np.ndarray:
+        """The scorer's log-odds, before calibration."""
+        check_is_fitted(self, "scorer_")
+        return np.asarray(self.scorer_.decision_function(np.asarray(X, dtype=float)))
+
     def decision_function(self, X: Any) -> np.ndarray:
-        """The booster's log-odds, before calibration (what contributions explain)."""
-        check_is_fitted(self, "booster_")
-        return np.asarray(self.booster_.decision_function(X))
+        """The served log-odds (after the calibration map, when there is one)."""
+        z = self.raw_decision(X)
+        if self.calibrator_ is None:
+            return z
+        return self.calibrator_.slope * z + self.calibrator_.intercept
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "calibrated_")
-        return np.asarray(self.calibrated_.predict_proba(X))
+        z = self.decision_function(X)
+        p1 = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)])
 
-
-class RegularisedLogistic(ClassifierMixin, BaseEstimator):
-    """Standardised features, L2-penalised logistic regression."""
-
-    def __init__(self, C: float = 0.1, max_iter: int = 2000) -> None:
-        self.C = C
-        self.max_iter = max_iter
-
-    def fit(self, X: Any, y: Any, as_of: np.ndarray | None = None) -> RegularisedLogistic:
-        """Fit; `as_of` is accepted (and unused) so both models train the same way."""
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            raise ValueError("training data must hold both outcomes (0 and 1)")
-        self.pipeline_: Pipeline = make_pipeline(
-            StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter)
-        ).fit(X, y)
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "pipeline_")
-        return np.asarray(self.pipeline_.decision_function(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "pipeline_")
-        return np.asarray(self.pipeline_.predict_proba(X))
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)])
-
-
-def make_estimator(kind: str, horizon_days: int = 90, **params: Any) -> Any:
-    if kind == "gbm":
-        return CalibratedGBM(gap_days=horizon_days, **params)
-    if kind == "logistic":
-        return RegularisedLogistic(**params)
-    raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
+    def recalibrated(self, calibrator: Platt) -> RecentlyCalibrated:
+        """A copy with another calibration map (the drift watch's remedy)."""
+        twin = copy.copy(self)
+        twin.calibrator_ = calibrator
+        twin.calibration_note_ = None
+        return twin
 
 
 # ---------------------------------------------------------------- contributions
@@ -247,16 +298,17 @@ class DependenceContributions:
         }
 
 
-def linear_contributions(model: RegularisedLogistic) -> LinearContributions:
-    scaler: StandardScaler = model.pipeline_[0]
-    regression: LogisticRegression = model.pipeline_[-1]
+def linear_contributions(model: RecentlyCalibrated) -> LinearContributions:
+    scaler: StandardScaler = model.scorer_[0]
+    regression: LogisticRegression = model.scorer_[-1]
+    slope = 1.0 if model.calibrator_ is None else model.calibrator_.slope
     return LinearContributions(
-        np.asarray(scaler.mean_), np.asarray(scaler.scale_), regression.coef_[0].copy()
+        np.asarray(scaler.mean_), np.asarray(scaler.scale_), regression.coef_[0] * slope
     )
 
 
 def dependence_contributions(
-    model: CalibratedGBM, X: np.ndarray, random_state: int = 0, min_span: float = 0.01
+    model: RecentlyCalibrated, X: np.ndarray, random_state: int = 0, min_span: float = 0.01
 ) -> DependenceContributions:
     """Tabulate each feature's partial dependence on a reference sample of `X`."""
     rng = np.random.default_rng(random_state)
@@ -283,33 +335,50 @@ def dependence_contributions(
     return DependenceContributions(tuple(features), tuple(grids), tuple(tables), tuple(baselines))
 
 
+def _contributions(
+    model: RecentlyCalibrated, X: np.ndarray
+) -> LinearContributions | DependenceContributions:
+    if model.kind == "logistic":
+        return linear_contributions(model)
+    return dependence_contributions(model, X)
+
+
 # ---------------------------------------------------------------- the served model
 
 
+@dataclass(frozen=True)
+class TrainingWindow:
+    """What a fitted model learned from (for its metadata)."""
+
+    first_as_of: int
+    last_as_of: int
+    rows: int
+    positives: int
+    calibration_first_as_of: int
+    calibration_rows: int
+    calibration_note: str | None = None
+
+
+@dataclass
 class TrainedModel:
     """A fitted estimator with what serving needs; implements `models.scoring.LearnedModel`."""
 
-    def __init__(
-        self,
-        kind: str,
-        estimator: Any,
-        lo: np.ndarray,
-        hi: np.ndarray,
-        contributions: LinearContributions | DependenceContributions,
-        seen_lo: np.ndarray,
-        seen_hi: np.ndarray,
-        feature_names: tuple[str, ...] = FEATURE_NAMES,
-        version: str = "unsaved",
-    ) -> None:
-        self.kind = kind
-        self.estimator = estimator
-        self.lo = lo  # accepted range (see `accepts`)
-        self.hi = hi
-        self.contributions = contributions
-        self.seen_lo = seen_lo  # the training range itself
-        self.seen_hi = seen_hi
-        self.feature_names = feature_names
-        self.version = version
+    recipe: Recipe
+    estimator: RecentlyCalibrated
+    lo: np.ndarray  # accepted range (see `accepts`)
+    hi: np.ndarray
+    # None for a model fitted only to be graded (the backtest's): it never gives reasons.
+    contributions: LinearContributions | DependenceContributions | None
+    seen_lo: np.ndarray  # the training range itself
+    seen_hi: np.ndarray
+    window: TrainingWindow
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    version: str = "unsaved"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.recipe.kind
 
     def _inputs(self, X: np.ndarray) -> np.ndarray:
         # A linear model extrapolates; a tree ensemble is flat past its last split anyway.
@@ -318,37 +387,82 @@ class TrainedModel:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(self.estimator.predict_proba(self._inputs(X)))
 
+    def raw_decision(self, X: np.ndarray) -> np.ndarray:
+        """Log-odds before the calibration map (what a recalibration refits on)."""
+        return self.estimator.raw_decision(self._inputs(X))
+
     def accepts(self, X: np.ndarray) -> np.ndarray:
         """Rows whose every feature is finite and inside the widened training range."""
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             return np.zeros(X.shape[0] if X.ndim else 0, dtype=bool)
-        # NaN compares False; inf needs its own test where the range is open (AGES).
+        # NaN compares False; inf needs its own test where the range is open above.
         inside = (self.lo <= X) & (self.hi >= X) & (np.abs(X) < np.inf)
         return np.asarray(inside.all(axis=1))
 
     def terms(self, X: np.ndarray) -> list[Term]:
         # Contributions from what the model used; wording from the customer's own values.
+        if self.contributions is None:
+            raise ValueError("this model was fitted without explanations (explain=False)")
         return topic_terms(X, self.contributions(self._inputs(X)))
+
+    def recalibrated(self, calibrator: Platt) -> TrainedModel:
+        """The same scorer with a new calibration map, contributions rescaled."""
+        estimator = self.estimator.recalibrated(calibrator)
+        contributions = self.contributions
+        old = self.estimator.calibrator_
+        ratio = calibrator.slope / (old.slope if old is not None and old.slope else 1.0)
+        if contributions is None:
+            pass
+        elif isinstance(contributions, LinearContributions):
+            contributions = replace(contributions, coef=contributions.coef * ratio)
+        else:
+            contributions = replace(
+                contributions,
+                values=tuple(v * ratio for v in contributions.values),
+                baseline=tuple(b * ratio for b in contributions.baseline),
+            )
+        return replace(self, estimator=estimator, contributions=contributions, version="unsaved")
+
+
+def training_rows(recipe: Recipe, as_of: np.ndarray) -> np.ndarray:
+    """The rows a recipe learns from: all, or those in its window of the latest dates."""
+    if recipe.window_days is None or not len(as_of):
+        return np.ones(len(as_of), dtype=bool)
+    return np.asarray(as_of >= as_of.max() - recipe.window_days * DAY_US)
 
 
 def fit_model(
-    kind: str,
+    recipe: Recipe,
     X: np.ndarray,
     y: np.ndarray,
-    as_of: np.ndarray | None = None,
-    horizon_days: int = 90,
+    as_of: np.ndarray,
+    groups: Sequence[str] | np.ndarray,
     margin: float = RANGE_MARGIN,
-    **params: Any,
+    explain: bool = True,
 ) -> TrainedModel:
-    """Fit a model of `kind` and wrap it with its accepted ranges and contributions."""
-    estimator = make_estimator(kind, horizon_days, **params).fit(X, y, as_of=as_of)
+    """Fit `recipe` on the labelled rows given and wrap it with its ranges and reasons
+    (`explain=False`: no reasons, for a model that is only graded)."""
+    keep = training_rows(recipe, as_of)
+    X, y, as_of = X[keep], np.asarray(y, dtype=int)[keep], as_of[keep]
+    groups = np.asarray(groups)[keep]
+    if not len(y):
+        raise ValueError("no training rows")
+    estimator = RecentlyCalibrated(recipe.kind, dict(recipe.params) or None).fit(
+        X, y, as_of=as_of, groups=groups
+    )
     seen_lo, seen_hi = X.min(axis=0), X.max(axis=0)
     width = seen_hi - seen_lo
     lo, hi = seen_lo - margin * width, seen_hi + margin * width
-    hi[[INDEX[name] for name in AGES]] = np.inf
-    contributions: LinearContributions | DependenceContributions
-    if kind == "logistic":
-        contributions = linear_contributions(estimator)
-    else:
-        contributions = dependence_contributions(estimator, X)
-    return TrainedModel(kind, estimator, lo, hi, contributions, seen_lo, seen_hi)
+    hi[[j for j, name in enumerate(FEATURE_NAMES) if name not in BOUNDED]] = np.inf
+    window = recent_window(as_of, estimator.window_share)
+    trained = TrainingWindow(
+        int(as_of.min()),
+        int(as_of.max()),
+        len(y),
+        int(y.sum()),
+        int(as_of[window].min()),
+        int(window.sum()),
+        estimator.calibration_note_,
+    )
+    contributions = _contributions(estimator, X) if explain else None
+    return TrainedModel(recipe, estimator, lo, hi, contributions, seen_lo, seen_hi, trained)

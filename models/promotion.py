@@ -1,17 +1,26 @@
 """The promotion gate: when a newly trained model may replace what scores today.
 
-A candidate becomes current only when, on the same time-ordered holdout rows, it
+Like with like. The candidate is compared, on the same walk-forward backtest
+(`training/backtest.py`), with what would serve otherwise:
 
-- beats the heuristic's ROC AUC by `min_auc_gain` and catches at least as many closes in
-  each day's top tenth (`capture_10`, less `max_capture_loss`);
-- beats the current model (if one loads) the same way, so retraining on much the same
-  data does not churn the model reps see;
-- is calibrated: expected calibration error at most `max_ece`, because managers
-  allocate by `p_close x expected value` and a miscalibrated p misprices every customer;
-- was trained on enough data (`min_rows`, `min_positives`); `models.registry` refuses to
-  serve a model below these too, however it became current.
+- **the calibrated fallback** (the four-principle scorecard mapped to the log's own close
+  rate), always: the candidate's ROC AUC must be at least `min_auc_gain` above it, its
+  calibration error (ECE) at most `ece_tolerance` above it, and its capture at the top
+  tenth at most `max_capture_loss` below it;
+- **the current model's recipe**, re-run on the same folds, when the registry has a
+  current model of another recipe: the same three comparisons, with `churn_margin` of
+  ROC AUC instead of `min_auc_gain`, so retraining on much the same data does not flip
+  the model reps see between two recipes that are equally good. A candidate of the
+  current model's own recipe is its refit on newer labels: it only has to beat the
+  fallback.
 
-Otherwise it stays a candidate, and `Decision.reasons` says which condition failed.
+There is no absolute bar: an ECE of 0.028 against a fallback's 0.13 is a better model,
+and refusing it would make the product serve the worse one. The data minimums stay
+(`min_rows`, `min_positives`): `models.registry` refuses to serve a model below them,
+however it became current.
+
+Otherwise the candidate stays a candidate, and `Decision.reasons` says which comparison
+failed, with both numbers.
 """
 
 from __future__ import annotations
@@ -28,16 +37,19 @@ MIN_TRAIN_POSITIVES: Final = 50
 @dataclass(frozen=True)
 class PromotionRule:
     min_auc_gain: float = 0.005
-    max_capture_loss: float = 0.0
-    max_ece: float = 0.02
+    churn_margin: float = 0.005
+    ece_tolerance: float = 0.005
+    max_capture_loss: float = 0.01
     min_rows: int = MIN_TRAIN_ROWS
     min_positives: int = MIN_TRAIN_POSITIVES
 
     def describe(self) -> str:
         return (
-            f"ROC AUC at least {self.min_auc_gain:+.3f} over the heuristic and the current "
-            f"model, capture at top 10% not worse, ECE at most {self.max_ece:.3f}, "
-            f"at least {self.min_rows} training rows and {self.min_positives} closes"
+            f"on the backtest: ROC AUC at least {self.min_auc_gain:+.3f} over the calibrated "
+            f"fallback (and {self.churn_margin:+.3f} over the current model's recipe), ECE "
+            f"at most {self.ece_tolerance:+.3f} and capture at top 10% at most "
+            f"{self.max_capture_loss:.2f} below theirs; at least {self.min_rows} training "
+            f"rows and {self.min_positives} closes"
         )
 
 
@@ -53,38 +65,52 @@ class Decision:
 Scores = Mapping[str, float | int]
 
 
-def _beats(name: str, candidate: Scores, other: Scores, rule: PromotionRule) -> list[str]:
+def _value(scores: Scores, key: str) -> float:
+    value = float(scores[key])
+    return value if not math.isnan(value) else -math.inf
+
+
+def comparison(
+    name: str, candidate: Scores, other: Scores, margin: float, rule: PromotionRule
+) -> list[str]:
+    """Why `candidate` does not beat `other` (empty: it does)."""
     why = []
-    auc, their_auc = float(candidate["roc_auc"]), float(other["roc_auc"])
-    if math.isnan(auc) or not auc >= their_auc + rule.min_auc_gain:
+    auc, theirs = _value(candidate, "roc_auc"), _value(other, "roc_auc")
+    if not auc >= theirs + margin:
+        why.append(f"ROC AUC {auc:.4f} is not {margin:.3f} above {name}'s {theirs:.4f}")
+    ece, their_ece = float(candidate["ece"]), float(other["ece"])
+    if math.isnan(ece) or not ece <= their_ece + rule.ece_tolerance:
         why.append(
-            f"ROC AUC {auc:.4f} is not {rule.min_auc_gain:.3f} above {name}'s {their_auc:.4f}"
+            f"calibration error {ece:.4f} is more than {rule.ece_tolerance:.3f} above "
+            f"{name}'s {their_ece:.4f}"
         )
-    cap, their_cap = float(candidate["capture_10"]), float(other["capture_10"])
-    if math.isnan(cap) or not cap >= their_cap - rule.max_capture_loss:
+    cap, their_cap = _value(candidate, "capture_10"), _value(other, "capture_10")
+    if not cap >= their_cap - rule.max_capture_loss:
         why.append(f"capture at top 10% {cap:.4f} is below {name}'s {their_cap:.4f}")
     return why
 
 
 def decide(
     candidate: Scores,
-    heuristic: Scores,
+    fallback: Scores,
     current: Scores | None,
     train_rows: int,
     train_positives: int,
     rule: PromotionRule = PromotionRule(),
+    same_recipe_as_current: bool = False,
 ) -> Decision:
-    """Whether `candidate` (holdout metrics) may become current, and if not, why not."""
+    """Whether `candidate` (backtest metrics) may become current, and if not, why not.
+
+    `current` is the current model's recipe on the same backtest (None: no current
+    model); `same_recipe_as_current` marks the candidate as its refit.
+    """
     why = []
     if train_rows < rule.min_rows or train_positives < rule.min_positives:
         why.append(
             f"trained on too little data ({train_rows} rows, {train_positives} closes; "
             f"needs {rule.min_rows} and {rule.min_positives})"
         )
-    why += _beats("the heuristic", candidate, heuristic, rule)
-    if current is not None:
-        why += _beats("the current model", candidate, current, rule)
-    ece = float(candidate["ece"])
-    if math.isnan(ece) or not ece <= rule.max_ece:
-        why.append(f"calibration error {ece:.4f} is above {rule.max_ece:.3f}")
+    why += comparison("the calibrated fallback", candidate, fallback, rule.min_auc_gain, rule)
+    if current is not None and not same_recipe_as_current:
+        why += comparison("the current model's recipe", candidate, current, rule.churn_margin, rule)
     return Decision(not why, why)

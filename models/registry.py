@@ -7,6 +7,9 @@ Layout of a model directory:
     versions/<version>/metadata.json   what it is and how good (see `Registry.save`)
     current                            the version that scores, one line (absent: none)
     history.json                       the versions that were current, oldest first
+    fallback.json                      the heuristic's calibration map to the log's close
+                                       rate (`models.calibration.Platt`), or why there is
+                                       none; written by every `closecast train`
 
 A version is written to a temporary directory and renamed into place, and pointer files
 are replaced atomically, so a crash never leaves a half-written current model.
@@ -38,6 +41,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 
 from features.customer import FEATURE_NAMES
 from features.policy import DEFAULT, Policy
+from models.calibration import Platt
 from models.learned import TrainedModel
 from models.promotion import MIN_TRAIN_POSITIVES, MIN_TRAIN_ROWS
 from models.scoring import Scorer
@@ -48,6 +52,7 @@ MODEL_FILE: Final = "model.joblib"
 META_FILE: Final = "metadata.json"
 CURRENT_FILE: Final = "current"
 HISTORY_FILE: Final = "history.json"
+FALLBACK_FILE: Final = "fallback.json"
 
 
 class RegistryError(Exception):
@@ -201,6 +206,38 @@ class Registry:
         model.version = version
         return model
 
+    # ------------------------------------------------------------ the fallback
+
+    def save_fallback(
+        self, calibration: Platt | None, note: str | None, created_at: datetime | None = None
+    ) -> None:
+        """Store the heuristic's calibration map (None: not enough labels, and `note` why)."""
+        created = (created_at or datetime.now(UTC)).astimezone(UTC)
+        record = {
+            "calibration": None if calibration is None else calibration.to_dict(),
+            "note": note,
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+        }
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.root / FALLBACK_FILE, json.dumps(record, indent=2) + "\n")
+
+    def fallback(self) -> tuple[Platt | None, str]:
+        """The heuristic's calibration map, or None and why it is uncalibrated."""
+        path = self.root / FALLBACK_FILE
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None, "heuristic not calibrated: no `closecast train` run in this folder"
+        except (OSError, ValueError) as exc:
+            return None, f"heuristic not calibrated: {path.name} unreadable ({exc})"
+        try:
+            data = record["calibration"]
+            if data is None:
+                return None, str(record.get("note") or "heuristic not calibrated")
+            return Platt.from_dict(data), "heuristic calibrated on the log's labelled history"
+        except (KeyError, TypeError, ValueError):
+            return None, f"heuristic not calibrated: {path.name} malformed"
+
     # ------------------------------------------------------------ pointers
 
     def current(self) -> str | None:
@@ -249,20 +286,26 @@ class Registry:
 
 def load_scorer(model_dir: Path | None, policy: Policy = DEFAULT) -> Scorer:
     """A scorer with the current model, or the heuristic alone (and one warning) if none
-    can be trusted; never raises for a bad model directory."""
+    can be trusted; never raises for a bad model directory. The heuristic (alone, or for
+    rows the model declines) is calibrated with the folder's fallback map when it has one."""
+    calibration: Platt | None = None
     if model_dir is None:
-        note = "no model directory given: using the heuristic"
+        note = "no model directory given: using the heuristic (not calibrated)"
     else:
         registry = Registry(model_dir)
+        calibration, calibrated = registry.fallback()
         version = registry.current()
         if version is None:
-            note = f"no trained model is current in {model_dir}: using the heuristic"
+            note = f"no trained model is current in {model_dir}: using the heuristic ({calibrated})"
         else:
             try:
-                return Scorer(registry.load(version), policy)
+                return Scorer(registry.load(version), policy, calibration=calibration)
             except RegistryError as exc:
-                note = f"model {version} unusable ({exc}): using the heuristic"
+                note = f"model {version} unusable ({exc}): using the heuristic ({calibrated})"
             except Exception as exc:  # a scorer must come back whatever the disk holds
-                note = f"model {version} unusable ({exc.__class__.__name__}): using the heuristic"
+                note = (
+                    f"model {version} unusable ({exc.__class__.__name__}): using the heuristic "
+                    f"({calibrated})"
+                )
     log.warning(note)
-    return Scorer(None, policy, fallback_note=note)
+    return Scorer(None, policy, fallback_note=note, calibration=calibration)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from features.customer import feature_matrix
 from features.policy import DEFAULT, Policy
+from models.calibration import Platt
 from models.heuristic import HeuristicModel
 from models.reasons import Term, explain
 from models.value import expected_value
@@ -64,16 +65,31 @@ class Scorer:
         model: LearnedModel | None = None,
         policy: Policy = DEFAULT,
         fallback_note: str | None = None,
+        calibration: Platt | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
-        self.heuristic = HeuristicModel(policy).fit()
+        # Calibrated to the log's close rate when `closecast train` fitted a map.
+        self.heuristic = HeuristicModel(policy, calibration).fit()
         # Why there is no model, said once (not once per customer).
         self.fallback_note = fallback_note
 
     @property
     def name(self) -> str:
         return f"model {self.model.version}" if self.model else "heuristic"
+
+    def probabilities(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """p_close as served (the model where it accepts a row, the heuristic elsewhere)
+        and which rows the model scored; no reasons (for grading many rows)."""
+        n = X.shape[0]
+        by_model = (
+            self.model.accepts(X) if self.model is not None and n else np.zeros(n, dtype=bool)
+        )
+        p = self.heuristic.predict_proba(X)[:, 1] if n else np.empty(0)
+        if by_model.any():
+            assert self.model is not None
+            p[by_model] = self.model.predict_proba(X[by_model])[:, 1]
+        return p, by_model
 
     def score(self, X: np.ndarray, top: int = 3) -> ScoreBatch:
         n = X.shape[0]

@@ -15,13 +15,13 @@ import logging
 from pathlib import Path
 
 from features.policy import DEFAULT, Policy
-from models.registry import META_FILE, MODEL_FILE, Registry, load_scorer
+from models.registry import FALLBACK_FILE, META_FILE, MODEL_FILE, Registry, load_scorer
 from models.scoring import Scorer
 
 log = logging.getLogger(__name__)
 
 FileStamp = tuple[int, int, int] | None  # inode, size, mtime (ns); None when missing
-Fingerprint = tuple[str | None, FileStamp, FileStamp]
+Fingerprint = tuple[str | None, FileStamp, FileStamp, FileStamp]
 
 
 class ModelWatch:
@@ -37,10 +37,11 @@ class ModelWatch:
             return None
         registry = Registry(self.model_dir)
         version = registry.current()
+        fallback = _stamp(registry.root / FALLBACK_FILE)
         if version is None:
-            return (None, None, None)
+            return (None, None, None, fallback)
         folder = registry.versions_dir / version
-        return (version, _stamp(folder / MODEL_FILE), _stamp(folder / META_FILE))
+        return (version, _stamp(folder / MODEL_FILE), _stamp(folder / META_FILE), fallback)
 
     def stale(self) -> bool:
         """Whether the registry changed since the scorer was last loaded."""
@@ -59,6 +60,7 @@ class ModelWatch:
         self.seen = fingerprint
         before = self.scorer.name
         self.scorer.model = fresh.model
+        self.scorer.heuristic = fresh.heuristic  # its calibration may have changed
         self.scorer.fallback_note = fresh.fallback_note
         if self.scorer.name != before:
             log.warning("now scoring with %s (was %s)", self.scorer.name, before)

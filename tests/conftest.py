@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from models.learned import Recipe
 from models.registry import Registry
 from streams import broker
 from tests.webworld import LiveServer, World, make_world
 from training.dataset import Dataset, DatasetConfig, EventSet, build_dataset, read_events
-from training.retrain import RetrainResult, retrain
+from training.retrain import RetrainResult, TrainingConfig, retrain
 from training.simulator import SimulationConfig, write_log
 
 # Two years of a small team: enough as-of times for a time-ordered holdout with a 90-day
@@ -46,8 +48,11 @@ def training_dataset(training_events: EventSet) -> Dataset:
 def trained_registry(
     training_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, RetrainResult]:
-    """A registry after one `retrain` on `training_log`. Read-only: copy it to change it."""
+    """A registry after two trainings on `training_log` (the logistic recipe alone, then
+    every recipe), and the second's result. Read-only: copy it to change it."""
     root = tmp_path_factory.mktemp("registry") / "models"
+    first = TrainingConfig(recipes=(Recipe("logistic"),))
+    retrain(training_dataset, Registry(root), first, datetime(2029, 1, 1, tzinfo=UTC))
     result = retrain(training_dataset, Registry(root))
     return root, result
 

@@ -49,9 +49,13 @@ def rows_by_key(ds: Dataset) -> dict[tuple[str, int], int]:
     }
 
 
+# The spacing these tests reason about, fixed (by default it adapts to the log's length).
+FIXED = DatasetConfig(cadence_days=14, warmup_days=28)
+
+
 def first_as_of() -> datetime:
     midnight = START.replace(hour=0, minute=0)
-    return midnight + timedelta(days=DatasetConfig().warmup_days)
+    return midnight + timedelta(days=28)
 
 
 # ---------------------------------------------------------------- the same fold, the same features
@@ -112,7 +116,7 @@ def test_an_event_at_exactly_the_as_of_time_counts_and_one_a_microsecond_later_d
         event(3, "contact_made", t0 + timedelta(microseconds=1), channel="phone"),
         event(4, "contact_made", t0 + timedelta(days=200), channel="phone"),
     ]
-    ds = build_dataset(prepare(events), DatasetConfig(include_unlabelled=True))
+    ds = build_dataset(prepare(events), replace(FIXED, include_unlabelled=True))
     first = ds.X[ds.as_of == to_ts(t0)]
     assert first[0, INDEX["effective_contacts"]] == 1.0
     later = ds.X[ds.as_of == to_ts(t0 + timedelta(days=14))]
@@ -140,7 +144,7 @@ def test_label_is_an_order_within_the_horizon_after_as_of(
         event(2, "order_won", t0 + order_after, order_id="o1", amount=1000),
         event(3, "contact_made", t0 + timedelta(days=400), channel="phone"),  # data runs on
     ]
-    ds = build_dataset(prepare(events))
+    ds = build_dataset(prepare(events), FIXED)
     assert ds.y[ds.as_of == to_ts(t0)][0] == expected
 
 
@@ -220,10 +224,26 @@ def test_pool_customers_are_rows_unless_excluded(training_dataset: Dataset) -> N
 
 
 def test_snapshot_times_are_anchored_at_the_start_of_the_data() -> None:
-    config = DatasetConfig()
+    config = FIXED
     start = to_ts(START)
     short = snapshot_times(start, start + 200 * DAY_US, config)
     longer = snapshot_times(start, start + 400 * DAY_US, config)
     assert longer[: len(short)] == short
-    assert all(b - a == config.cadence_days * DAY_US for a, b in pairwise(short))
+    assert all(b - a == 14 * DAY_US for a, b in pairwise(short))
     assert short[0] % DAY_US == 0
+
+
+@pytest.mark.parametrize(
+    ("days", "cadence", "warmup"),
+    [(182, 3, 9), (270, 4, 13), (730, 14, 28), (1500, 14, 28)],
+)
+def test_snapshot_spacing_adapts_to_the_length_of_the_history(
+    days: int, cadence: int, warmup: int
+) -> None:
+    # Six or nine months of log get enough labelled dates to backtest on; two years and
+    # more keep the two-week spacing (and so the anchoring above).
+    start = to_ts(START)
+    resolved = DatasetConfig().resolved(start, start + days * DAY_US)
+    assert (resolved.cadence_days, resolved.warmup_days) == (cadence, warmup)
+    times = snapshot_times(start, start + days * DAY_US, DatasetConfig())
+    assert len(times) >= 20

@@ -4,7 +4,6 @@ and read as plain words."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +12,14 @@ from sklearn.base import clone
 from features.customer import FEATURE_NAMES, INDEX
 from models.heuristic import HeuristicModel
 from models.learned import (
-    AGES,
-    CalibratedGBM,
+    BOUNDED,
     DependenceContributions,
-    RegularisedLogistic,
+    RecentlyCalibrated,
+    Recipe,
     TrainedModel,
-    purged_folds,
+    customer_folds,
+    fit_model,
+    recent_window,
 )
 from models.reasons import MIN_EFFECT, explain, explain_row, template_fields
 from models.scoring import Scorer
@@ -26,34 +27,42 @@ from models.wording import SUFFIX, TOPICS
 from streams.state import DAY_US
 from training.dataset import Dataset
 from training.evaluate import time_split
-from training.retrain import RetrainResult
 
 
 @pytest.fixture(scope="module")
 def split_data(training_dataset: Dataset) -> dict[str, np.ndarray]:
     split = time_split(training_dataset.as_of, training_dataset.config.horizon_days)
     X, y, a = training_dataset.X, training_dataset.y.astype(int), training_dataset.as_of
+    ids = training_dataset.meta["customer_id"].to_numpy()
     return {
         "X": X[split.train],
         "y": y[split.train],
         "as_of": a[split.train],
+        "groups": ids[split.train],
         "X_test": X[split.test],
         "y_test": y[split.test],
     }
 
 
 @pytest.fixture(scope="module")
-def models(trained_registry: tuple[Path, RetrainResult]) -> dict[str, TrainedModel]:
-    """The models `retrain` fit on the training part of `split_data` (same split)."""
-    return {c.kind: c.model for c in trained_registry[1].candidates}
+def models(split_data: dict[str, np.ndarray]) -> dict[str, TrainedModel]:
+    """Both kinds fitted on the training part of `split_data`, as `closecast train` fits."""
+    d = split_data
+    return {
+        kind: fit_model(Recipe(kind), d["X"], d["y"], d["as_of"], d["groups"])
+        for kind in ("gbm", "logistic")
+    }
 
 
 # ---------------------------------------------------------------- estimator contract
 
 
-@pytest.mark.parametrize("estimator", [CalibratedGBM(max_iter=20), RegularisedLogistic()])
+@pytest.mark.parametrize(
+    "estimator",
+    [RecentlyCalibrated("gbm", {"max_iter": 20}), RecentlyCalibrated("logistic")],
+)
 def test_estimators_follow_the_sklearn_contract(
-    estimator: CalibratedGBM | RegularisedLogistic, split_data: dict[str, np.ndarray]
+    estimator: RecentlyCalibrated, split_data: dict[str, np.ndarray]
 ) -> None:
     params = estimator.get_params()
     fresh = clone(estimator)
@@ -62,7 +71,7 @@ def test_estimators_follow_the_sklearn_contract(
     # Every third training row: few enough to be quick, spanning the whole window so the
     # purged calibration folds have data on both sides.
     X, y, a = split_data["X"][::3], split_data["y"][::3], split_data["as_of"][::3]
-    assert fresh.fit(X, y, as_of=a) is fresh
+    assert fresh.fit(X, y, as_of=a, groups=split_data["groups"][::3]) is fresh
     assert list(fresh.classes_) == [0, 1]
     proba = fresh.predict_proba(split_data["X_test"][:50])
     assert proba.shape == (50, 2)
@@ -73,27 +82,43 @@ def test_estimators_follow_the_sklearn_contract(
 
 def test_a_fit_is_reproducible(split_data: dict[str, np.ndarray]) -> None:
     X, y, a = split_data["X"][::3], split_data["y"][::3], split_data["as_of"][::3]
-    p1 = CalibratedGBM(max_iter=20).fit(X, y, as_of=a).predict_proba(split_data["X_test"])
-    p2 = CalibratedGBM(max_iter=20).fit(X, y, as_of=a).predict_proba(split_data["X_test"])
+    g = split_data["groups"][::3]
+    fits = [RecentlyCalibrated("gbm", {"max_iter": 20}).fit(X, y, a, g) for _ in range(2)]
+    p1, p2 = (f.predict_proba(split_data["X_test"]) for f in fits)
     np.testing.assert_array_equal(p1, p2)
 
 
 def test_one_class_only_is_refused(split_data: dict[str, np.ndarray]) -> None:
     X = split_data["X"][:500]
     with pytest.raises(ValueError, match="both outcomes"):
-        RegularisedLogistic().fit(X, np.zeros(500, dtype=int))
+        RecentlyCalibrated("logistic").fit(X, np.zeros(500, dtype=int))
 
 
-def test_calibration_folds_are_purged_blocks() -> None:
+def test_calibration_window_and_folds() -> None:
     as_of = np.repeat(np.arange(20) * 14 * DAY_US, 5)
-    gap = 90 * DAY_US
-    folds = purged_folds(as_of, 4, gap)
-    tested = np.sort(np.concatenate([test for _, test in folds]))
-    np.testing.assert_array_equal(tested, np.arange(len(as_of)))  # a partition
-    for train, test in folds:
-        lo, hi = as_of[test].min(), as_of[test].max()
-        assert ((as_of[train] < lo - gap) | (as_of[train] > hi + gap)).all()
-        assert len(train) > 0
+    window = recent_window(as_of, 0.25)
+    assert set(as_of[window]) == set(np.unique(as_of)[-5:])  # the last quarter of dates
+    ids = np.array([f"c{i % 37}" for i in range(len(as_of))])
+    folds = customer_folds(ids, 3)
+    # A customer's rows are all in one fold (its snapshots share its future orders), and
+    # the folds do not depend on the row order.
+    for customer in set(ids):
+        assert len(set(folds[ids == customer])) == 1
+    np.testing.assert_array_equal(customer_folds(ids[::-1], 3), folds[::-1])
+    assert set(folds) == {0, 1, 2}
+
+
+def test_the_map_fixes_a_shifted_close_rate(split_data: dict[str, np.ndarray]) -> None:
+    # Labels of the recent window with one close in three dropped: a lower base rate
+    # there. The map is fitted on that window, so the served mean follows it.
+    d = split_data
+    window = recent_window(d["as_of"], 0.25)
+    y = d["y"].copy()
+    recent_closes = np.flatnonzero(window & (y == 1))
+    y[recent_closes[::3]] = 0
+    fitted = RecentlyCalibrated("logistic").fit(d["X"], y, d["as_of"], d["groups"])
+    served = fitted.predict_proba(d["X"][window])[:, 1].mean()
+    assert served == pytest.approx(y[window].mean(), rel=0.15)
 
 
 def test_models_beat_the_heuristic_on_the_holdout(
@@ -118,7 +143,7 @@ def test_accepts_rows_inside_the_widened_training_range(
         inside = split_data["X"][:100].copy()
         assert model.accepts(inside).all()
         bad = inside.copy()
-        bad[0, INDEX["effective_contacts"]] = 1e6
+        bad[0, INDEX["tier"]] = 9.0  # a category beyond any seen
         bad[1, INDEX["potential_value_log"]] = np.nan
         bad[2, INDEX["rep_contacts_4w"]] = np.inf
         bad[3, INDEX["quotes"]] = -5.0
@@ -128,16 +153,25 @@ def test_accepts_rows_inside_the_widened_training_range(
         assert mask[5:].all()
 
 
-def test_ages_beyond_the_training_window_are_accepted(models: dict[str, TrainedModel]) -> None:
+def test_counts_and_durations_beyond_the_training_window_are_accepted(
+    models: dict[str, TrainedModel],
+) -> None:
+    # A log that ran longer than the training window: older leads, more contacts and
+    # orders than any training row had. The model scores them (flat beyond its range).
+    assert set(BOUNDED) < set(FEATURE_NAMES)
     model = models["logistic"]
     row = ((model.seen_lo + model.seen_hi) / 2)[None, :].copy()
-    row[0, INDEX["lead_age_days"]] = model.seen_hi[INDEX["lead_age_days"]] * 3 + 1000
-    assert model.accepts(row).all()
-    # ...and the logistic model treats them as the oldest it saw, not extrapolating.
+    grown = row.copy()
+    for j, name in enumerate(FEATURE_NAMES):
+        if name not in BOUNDED:
+            grown[0, j] = model.seen_hi[j] * 3 + 1000
+    assert model.accepts(grown).all()
+    # ...and the logistic model treats them as the largest it saw, not extrapolating.
     edge = row.copy()
-    edge[0, INDEX["lead_age_days"]] = model.seen_hi[INDEX["lead_age_days"]]
-    np.testing.assert_allclose(model.predict_proba(row), model.predict_proba(edge))
-    assert set(AGES) <= set(FEATURE_NAMES)
+    for j, name in enumerate(FEATURE_NAMES):
+        if name not in BOUNDED:
+            edge[0, j] = model.seen_hi[j]
+    np.testing.assert_allclose(model.predict_proba(grown), model.predict_proba(edge))
 
 
 # ---------------------------------------------------------------- contributions and reasons
@@ -148,8 +182,9 @@ def test_logistic_contributions_add_up_to_the_log_odds(
 ) -> None:
     model = models["logistic"]
     X = np.clip(split_data["X_test"][:500], model.seen_lo, model.seen_hi)
+    assert model.contributions is not None
     total = sum(model.contributions(X).values())
-    logit = model.estimator.decision_function(X)
+    logit = model.estimator.decision_function(X)  # the served (calibrated) log-odds
     # Deviations from the training mean: the remainder is the log-odds of the mean customer.
     remainder = logit - total
     np.testing.assert_allclose(remainder, remainder[0], atol=1e-8)
@@ -187,6 +222,7 @@ def test_placeholder_features_do_not_speak_for_customers_they_do_not_apply_to(
     for name in ("effective_contacts", "total_contacts", "ineffective_share", "contacts_90d"):
         row[0, INDEX[name]] = 0.0
     for model in models.values():
+        assert model.contributions is not None
         parts = model.contributions(row)
         contacts = next(t for t in model.terms(row) if t.name == "contacts")
         expected = sum(

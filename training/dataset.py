@@ -14,10 +14,13 @@ Choices (settings in `DatasetConfig`):
   customers and, by default, suspended customers in the public pool. The score command
   and the call list score pool customers too, so the model must see them in training;
   `in_pool` and `suspensions` let it tell them apart.
-- **Cadence.** One snapshot every `cadence_days` (14 by default), counted from
-  `warmup_days` after the first customer event (the opening CRM import needs a few weeks
-  to show any contact history). Weekly snapshots of 20,000 customers over two years
-  would be 1-2 million rows that differ little from week to week.
+- **Cadence.** One snapshot every `cadence_days`, counted from `warmup_days` after the
+  first customer event (the opening CRM import needs a few weeks to show any contact
+  history). Both adapt to the history's length unless set: the warm-up is a twentieth of
+  the log (7 to 28 days), and the spacing gives about `TARGET_DATES` labelled as-of
+  dates, 3 to 14 days apart. Two years give 14 days (weekly snapshots of 20,000
+  customers would be 1-2 million rows that differ little from week to week); nine months
+  give 6 days, where a fixed 14 left 3 labelled dates and nothing to backtest on.
 - **Cap.** At most `max_rows_per_as_of` rows per as-of time (5,000 by default): when more
   customers are open, the ones with the smallest hash of `(customer_id, as_of)` are kept.
   The hash is salted by the time, so a different sample of customers is drawn at each
@@ -36,7 +39,7 @@ import hashlib
 import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from pathlib import Path
 from typing import Final
@@ -57,11 +60,16 @@ UNLABELLED: Final = -1
 META_COLUMNS: Final = ("customer_id", "as_of", "label")
 
 
+TARGET_DATES: Final = 40
+MIN_CADENCE_DAYS: Final = 3
+MAX_CADENCE_DAYS: Final = 14
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     horizon_days: int = DEFAULT.horizon_days
-    cadence_days: int = 14
-    warmup_days: int = 28
+    cadence_days: int | None = None  # None: adapts to the history's length (module doc)
+    warmup_days: int | None = None
     max_rows_per_as_of: int | None = 5000
     statuses: tuple[str, ...] = ("lead", "customer", "suspended")
     include_unlabelled: bool = False
@@ -69,6 +77,19 @@ class DatasetConfig:
     @property
     def horizon_us(self) -> int:
         return self.horizon_days * DAY_US
+
+    def resolved(self, first_ts: int, end: int) -> DatasetConfig:
+        """This config with the warm-up and the spacing fixed for a log spanning
+        `first_ts` to `end` (module doc)."""
+        span = max(0.0, (end - first_ts) / DAY_US)
+        warmup = self.warmup_days
+        if warmup is None:
+            warmup = int(min(28, max(7, span // 20)))
+        cadence = self.cadence_days
+        if cadence is None:
+            labelled = max(0.0, span - warmup - self.horizon_days)
+            cadence = int(min(MAX_CADENCE_DAYS, max(MIN_CADENCE_DAYS, labelled // TARGET_DATES)))
+        return replace(self, warmup_days=warmup, cadence_days=cadence)
 
 
 @dataclass
@@ -181,6 +202,8 @@ def snapshot_times(first_ts: int, end: int, config: DatasetConfig) -> list[int]:
     moves an earlier snapshot. Without `include_unlabelled`, only times whose horizon ends
     by `end` are returned.
     """
+    config = config.resolved(first_ts, end)
+    assert config.cadence_days is not None and config.warmup_days is not None
     day0 = first_ts - first_ts % DAY_US
     step = config.cadence_days * DAY_US
     last = end if config.include_unlabelled else end - config.horizon_us
@@ -220,6 +243,8 @@ def build_dataset(
 ) -> Dataset:
     """Snapshot, featurise and label the customers at every as-of time (see module doc)."""
     customer_events = [e for e in events.events if touches_customer(e)]
+    if customer_events:
+        config = config.resolved(customer_events[0].ts, events.end)
     times = snapshot_times(customer_events[0].ts, events.end, config) if customer_events else []
     orders = _order_times(customer_events)
     replayer = Replayer()

@@ -27,6 +27,7 @@ from features.policy import DEFAULT, Policy
 from models.heuristic import HeuristicModel
 from models.learned import TrainedModel
 from models.registry import Registry
+from models.scoring import Scorer
 from streams.contract import to_datetime, to_ts
 from streams.state import DAY_US
 from training.dataset import Dataset
@@ -37,7 +38,6 @@ from training.evaluate import (
     permutation_importance,
     reliability,
 )
-from training.retrain import served_probabilities
 
 _COLORS = {"model": "#1f77b4", "heuristic": "#ff7f0e"}
 
@@ -85,11 +85,13 @@ def evaluate_version(
             "log that runs at least two horizons past its last training as-of time"
         )
     X, y, as_of = dataset.X[rows], dataset.y[rows].astype(int), dataset.as_of[rows]
-    p_model, accepted = served_probabilities(model, X, policy)
-    p_rules = HeuristicModel(policy).fit().predict_proba(X)[:, 1]
+    calibration, _ = registry.fallback()
+    p_model, accepted = Scorer(model, policy, calibration=calibration).probabilities(X)
+    p_rules = HeuristicModel(policy, calibration).fit().predict_proba(X)[:, 1]
+    rules = "heuristic (calibrated)" if calibration is not None else "heuristic"
     scored = [
         Scored(f"model {version}", p_model, metrics(p_model, y, as_of), float(accepted.mean())),
-        Scored("heuristic", p_rules, metrics(p_rules, y, as_of)),
+        Scored(rules, p_rules, metrics(p_rules, y, as_of)),
     ]
     importance = permutation_importance(
         lambda Z: model.predict_proba(Z)[:, 1], X, y, tuple(FEATURE_NAMES)
@@ -107,7 +109,7 @@ def evaluate_version(
 
 
 def _color(name: str) -> str | None:
-    return _COLORS["heuristic"] if name == "heuristic" else None
+    return _COLORS["heuristic"] if name.startswith("heuristic") else None
 
 
 def reliability_figure(scored: list[Scored], y: np.ndarray) -> Figure:

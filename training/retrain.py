@@ -1,11 +1,21 @@
-"""Retraining: fit every model kind on the training window, grade them on the holdout
-beside the heuristic and the current model, register them all, promote the best only
-through the gate (`models.promotion`).
+"""Retraining: backtest every recipe beside the calibrated fallback (and the current
+model's recipe), pick the best, refit it on every labelled row, and promote the refit
+only through the gate (`models.promotion`).
 
-What is graded is what would be served: the model where it accepts a row, the heuristic
-where it declines (`served_probabilities`). The registered artifact is exactly the
-graded one (no refit on the holdout afterwards), so every number in its metadata
-describes the model that scores.
+1. **Backtest** (`training.backtest`): every recipe in `TrainingConfig.recipes`, the
+   calibrated fallback and, when the registry has a current model, its recipe, on the
+   same walk-forward folds. What is graded is what would be served: the model where it
+   accepts a row, the fallback (calibrated on what was known at that origin) elsewhere.
+2. **Choose** the recipe with the best pooled ROC AUC (then the lower ECE).
+3. **Refit** it on every labelled row: labels complete up to the data's end, so the
+   newest rows are as-of minus one horizon. Its calibration map is fitted on the most
+   recent labelled window (`models.learned`). Its metadata says that the artifact is a
+   refit and that its quality numbers come from the backtest of its recipe.
+4. **Gate** the backtest numbers against what would serve otherwise; register the refit
+   either way (as a candidate when refused) and promote it when the gate allows.
+5. **Fallback**: the scorecard's calibration map, fitted on the latest labelled window,
+   is stored beside the models (`Registry.save_fallback`), so the heuristic that scores
+   without a model, or a row the model declines, speaks the log's own close rate.
 """
 
 from __future__ import annotations
@@ -20,154 +30,231 @@ import numpy as np
 
 from features.policy import DEFAULT, Policy
 from models.heuristic import HeuristicModel
-from models.learned import KINDS, TrainedModel, fit_model
+from models.learned import RECIPES, Recipe, TrainedModel, fit_model
 from models.promotion import Decision, PromotionRule, decide
 from models.registry import Registry, RegistryError
-from streams.contract import to_datetime, to_ts
-from streams.state import DAY_US
+from models.scoring import Scorer
+from streams.contract import to_datetime
+from training import backtest
+from training.backtest import Outcome, Plan, Predictor, calibrated_fallback
 from training.dataset import Dataset
-from training.evaluate import Metrics, Split, metrics, time_split
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    test_share: float = 0.25
-    kinds: tuple[str, ...] = KINDS
+    recipes: tuple[Recipe, ...] = RECIPES
     rule: PromotionRule = field(default_factory=PromotionRule)
+    folds: int = backtest.FOLDS
 
 
 @dataclass
 class Candidate:
-    kind: str
-    model: TrainedModel
-    metrics: Metrics
-    coverage: float  # share of holdout rows the model accepted
-    fit_seconds: float
-    version: str | None = None
+    recipe: Recipe
+    outcome: Outcome
+
+    @property
+    def name(self) -> str:
+        return self.recipe.name
 
 
 @dataclass
 class RetrainResult:
-    split: Split
-    heuristic: Metrics
+    plan: Plan
+    fallback: Outcome
+    fallback_note: str | None  # why the served fallback is not calibrated, if it is not
     candidates: list[Candidate]
-    failures: dict[str, str]  # kind -> why it could not be trained
+    failures: dict[str, str]  # recipe name -> why it could not be trained
     best: Candidate | None
     decision: Decision
     current_version: str | None  # current before this run
-    current: Metrics | None  # the current model on the same holdout (if it loads)
+    current: Outcome | None  # the current model's recipe on the same backtest
     current_note: str | None  # why the current model was not compared, or a caveat
-    promoted: str | None
+    model: TrainedModel | None = None  # the refit of the best recipe
+    version: str | None = None  # the refit's version, once registered
+    promoted: str | None = None
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per scorer on the holdout (for printing and reports)."""
-        rows = [{"scorer": "heuristic", **self.heuristic.to_dict()}]
+        """One row per scorer on the backtest, pooled over its origins."""
+        rows = [{"scorer": "calibrated fallback", **self.fallback.pooled.to_dict()}]
         if self.current is not None:
-            rows.append({"scorer": f"current {self.current_version}", **self.current.to_dict()})
+            rows.append(
+                {
+                    "scorer": f"current {self.current_version} ({self.current.name})",
+                    **self.current.pooled.to_dict(),
+                    "model_share": round(self.current.model_share, 4),
+                }
+            )
         for c in self.candidates:
             rows.append(
                 {
-                    "scorer": f"{c.kind} {c.version or ''}".strip(),
-                    **c.metrics.to_dict(),
-                    "coverage": round(c.coverage, 4),
+                    "scorer": c.name,
+                    **c.outcome.pooled.to_dict(),
+                    "model_share": round(c.outcome.model_share, 4),
                 }
             )
         return rows
 
 
-def served_probabilities(
-    model: TrainedModel, X: np.ndarray, policy: Policy = DEFAULT
-) -> tuple[np.ndarray, np.ndarray]:
-    """p_close as the scorer would serve it (model, or heuristic where it declines)."""
-    accepted = model.accepts(X)
-    p = HeuristicModel(policy).fit().predict_proba(X)[:, 1]
-    if accepted.any():
-        p[accepted] = model.predict_proba(X[accepted])[:, 1]
-    return p, accepted
-
-
 def _iso(ts: int) -> str:
-    return to_datetime(ts).isoformat().replace("+00:00", "Z")
+    return to_datetime(int(ts)).isoformat().replace("+00:00", "Z")
 
 
-def _metadata(
-    candidate: Candidate,
-    dataset: Dataset,
-    split: Split,
-    train: np.ndarray,
-    test: np.ndarray,
-    result: RetrainResult,
-    decision: Decision,
-) -> dict[str, Any]:
-    cfg = dataset.config
-    y = dataset.y
-    return {
-        "params": {k: v for k, v in candidate.model.estimator.get_params().items()},
-        "fit_seconds": round(candidate.fit_seconds, 2),
-        "training": {
-            "first_as_of": _iso(split.train_window[0]),
-            "last_as_of": _iso(split.train_window[1]),
-            "rows": int(train.sum()),
-            "positives": int(y[train].sum()),
-            "horizon_days": cfg.horizon_days,
-            "cadence_days": cfg.cadence_days,
-            "warmup_days": cfg.warmup_days,
-            "max_rows_per_as_of": cfg.max_rows_per_as_of,
-            "statuses": list(cfg.statuses),
-        },
-        "holdout": {
-            "first_as_of": _iso(split.test_window[0]),
-            "last_as_of": _iso(split.test_window[1]),
-            "rows": int(test.sum()),
-            "positives": int(y[test].sum()),
-            "gap_days": split.gap_days,
-        },
-        "data": {
-            "fingerprint": dataset.fingerprint,
-            "events": dataset.events,
-            "labels_complete_to": _iso(dataset.end),
-        },
-        "metrics": candidate.metrics.to_dict(),
-        "coverage": round(candidate.coverage, 6),
-        "heuristic_metrics": result.heuristic.to_dict(),
-        "current_at_training": (
-            None
-            if result.current is None
-            else {"version": result.current_version, "metrics": result.current.to_dict()}
-        ),
-        "decision": decision.to_dict(),
-        # Flat copies for readers of plain JSON (the web app's analyst page).
-        "training_window": {
-            "first_as_of": _iso(split.train_window[0]),
-            "last_as_of": _iso(split.train_window[1]),
-        },
-        "note": "; ".join(decision.reasons) if decision.reasons else "passed the promotion gate",
-    }
+def _served(model: TrainedModel, fallback: HeuristicModel) -> Predictor:
+    scorer = Scorer(model, fallback.policy, calibration=fallback.calibration)
+    return scorer.probabilities
 
 
-def _load_current(
-    registry: Registry | None, X: np.ndarray, y: np.ndarray, as_of: np.ndarray, first_test: int
-) -> tuple[str | None, Metrics | None, str | None]:
+class _Grader:
+    """The labelled rows and the folds, with one way to fit each kind of scorer on a fold."""
+
+    def __init__(self, data: Dataset, policy: Policy, folds: int) -> None:
+        self.X = data.X
+        self.y = data.y.astype(int)
+        self.as_of = data.as_of
+        self.groups = data.meta["customer_id"].to_numpy()
+        self.heuristic = HeuristicModel(policy).fit()
+        self.plan = backtest.plan(
+            self.as_of, self.y, self.groups, data.config.horizon_days, folds=folds
+        )
+        self._fallbacks: dict[int, HeuristicModel] = {}
+
+    def fallback_at(self, train: np.ndarray) -> HeuristicModel:
+        key = hash(train.tobytes())
+        if key not in self._fallbacks:
+            self._fallbacks[key] = calibrated_fallback(
+                self.X[train], self.y[train], self.as_of[train], self.heuristic
+            )[0]
+        return self._fallbacks[key]
+
+    def fallback(self) -> Outcome:
+        def fit(train: np.ndarray) -> Predictor:
+            model = self.fallback_at(train)
+            return lambda X: (model.predict_proba(X)[:, 1], np.zeros(len(X), dtype=bool))
+
+        return backtest.run("calibrated fallback", self.plan, self.X, self.y, self.as_of, fit)
+
+    def recipe(self, recipe: Recipe) -> Outcome:
+        def fit(train: np.ndarray) -> Predictor:
+            model = fit_model(
+                recipe,
+                self.X[train],
+                self.y[train],
+                self.as_of[train],
+                self.groups[train],
+                explain=False,
+            )
+            return _served(model, self.fallback_at(train))
+
+        return backtest.run(recipe.name, self.plan, self.X, self.y, self.as_of, fit)
+
+
+def _current_recipe(
+    registry: Registry | None,
+) -> tuple[str | None, Recipe | None, str | None]:
     if registry is None:
         return None, None, None
     version = registry.current()
     if version is None:
         return None, None, None
     try:
-        model = registry.load(version)
         meta = registry.metadata(version)
     except RegistryError as exc:
         return version, None, f"current model {version} not compared: {exc}"
-    p, _ = served_probabilities(model, X)
-    note = None
-    last = meta.get("training", {}).get("last_as_of")
-    horizon = meta.get("training", {}).get("horizon_days", 0)
-    if last is not None and to_ts(datetime.fromisoformat(last)) + horizon * DAY_US > first_test:
-        note = (
-            f"current model {version} was trained on labels that reach into this holdout: "
-            "its holdout numbers are optimistic"
+    recipe = meta.get("recipe")
+    if not isinstance(recipe, dict):
+        return (
+            version,
+            None,
+            (
+                f"current model {version} predates recipes: not re-run on the backtest; "
+                "compared with the fallback only"
+            ),
         )
-    return version, metrics(p, y, as_of), note
+    try:
+        return version, Recipe.from_dict(recipe), None
+    except (KeyError, TypeError, ValueError):
+        return version, None, f"current model {version}: recipe unreadable, not compared"
+
+
+def _rank(c: Candidate) -> tuple[float, float]:
+    auc, ece = c.outcome.pooled.roc_auc, c.outcome.pooled.ece
+    return (-(auc if not math.isnan(auc) else -1.0), ece if not math.isnan(ece) else 1.0)
+
+
+def _metadata(
+    result: RetrainResult, data: Dataset, fallback_model: HeuristicModel, fit_seconds: float
+) -> dict[str, Any]:
+    assert result.best is not None and result.model is not None
+    model, cfg, y = result.model, data.config, data.y
+    window = model.window
+    plan = result.plan
+    return {
+        "recipe": result.best.recipe.to_dict(),
+        "params": {k: str(v) for k, v in model.estimator.get_params().items()},
+        "fit_seconds": round(fit_seconds, 2),
+        "artifact": (
+            f"refit of recipe {result.best.name} on every labelled row "
+            f"({_iso(window.first_as_of)} to {_iso(window.last_as_of)}, labels complete to "
+            f"{_iso(data.end)}); calibrated on the as-of dates from "
+            f"{_iso(window.calibration_first_as_of)} ({window.calibration_rows} rows, "
+            "out-of-fold by customer). Quality numbers are from the walk-forward backtest "
+            "of this recipe, not of this artifact"
+        ),
+        "training": {
+            "first_as_of": _iso(window.first_as_of),
+            "last_as_of": _iso(window.last_as_of),
+            "rows": window.rows,
+            "positives": window.positives,
+            "horizon_days": cfg.horizon_days,
+            "cadence_days": cfg.cadence_days,
+            "warmup_days": cfg.warmup_days,
+            "max_rows_per_as_of": cfg.max_rows_per_as_of,
+            "statuses": list(cfg.statuses),
+            "calibration_first_as_of": _iso(window.calibration_first_as_of),
+            "calibration_rows": window.calibration_rows,
+            "calibration_note": window.calibration_note,
+        },
+        "backtest": {
+            **plan.describe(),
+            "rows": len(result.best.outcome.rows),
+            "positives": int(y[result.best.outcome.rows].sum()),
+            "candidate": result.best.outcome.to_dict(plan),
+            "fallback": result.fallback.to_dict(plan),
+            "current": None if result.current is None else result.current.to_dict(plan),
+            "others": [c.outcome.to_dict(plan) for c in result.candidates if c is not result.best],
+        },
+        # The numbers every reader wants first: the backtest's, pooled over the origins.
+        "metrics": result.best.outcome.pooled.to_dict(),
+        "metrics_source": "walk-forward backtest of the recipe (pooled over origins)",
+        "coverage": round(result.best.outcome.model_share, 6),
+        "fallback_metrics": result.fallback.pooled.to_dict(),
+        "fallback_calibration": (
+            None if fallback_model.calibration is None else fallback_model.calibration.to_dict()
+        ),
+        "current_at_training": (
+            None
+            if result.current_version is None
+            else {
+                "version": result.current_version,
+                "metrics": None if result.current is None else result.current.pooled.to_dict(),
+            }
+        ),
+        "data": {
+            "fingerprint": data.fingerprint,
+            "events": data.events,
+            "labels_complete_to": _iso(data.end),
+        },
+        "decision": result.decision.to_dict(),
+        "training_window": {
+            "first_as_of": _iso(window.first_as_of),
+            "last_as_of": _iso(window.last_as_of),
+        },
+        "note": (
+            "; ".join(result.decision.reasons)
+            if result.decision.reasons
+            else "passed the promotion gate"
+        ),
+    }
 
 
 def retrain(
@@ -178,85 +265,67 @@ def retrain(
     policy: Policy = DEFAULT,
     register: bool = True,
 ) -> RetrainResult:
-    """Train, grade, register and (through the gate) promote; see the module doc.
+    """Backtest, choose, refit, register and (through the gate) promote; see module doc.
 
-    With `register=False` the registry is only read (its current model is graded beside
-    the new ones) and nothing is saved or promoted: an analyst's dry run.
+    With `register=False` the registry is only read (its current model's recipe is
+    backtested beside the new ones) and nothing is saved or promoted: a dry run.
     """
     data = dataset.subset(dataset.labelled)
-    X, y, as_of = data.X, data.y.astype(int), data.as_of
-    split = time_split(as_of, data.config.horizon_days, config.test_share)
-    train, test = split.train, split.test
-    heuristic = metrics(
-        HeuristicModel(policy).fit().predict_proba(X[test])[:, 1], y[test], as_of[test]
-    )
-    current_version, current, current_note = _load_current(
-        registry, X[test], y[test], as_of[test], split.test_window[0]
-    )
+    grader = _Grader(data, policy, config.folds)
+    fallback = grader.fallback()
+    current_version, current_recipe, current_note = _current_recipe(registry)
     candidates: list[Candidate] = []
     failures: dict[str, str] = {}
-    for kind in config.kinds:
-        started = time.perf_counter()
+    recipes = list(config.recipes)
+    for recipe in recipes:
         try:
-            model = fit_model(
-                kind, X[train], y[train], as_of[train], horizon_days=data.config.horizon_days
-            )
+            candidates.append(Candidate(recipe, grader.recipe(recipe)))
         except ValueError as exc:
-            failures[kind] = str(exc)
-            continue
-        seconds = time.perf_counter() - started
-        p, accepted = served_probabilities(model, X[test], policy)
-        candidates.append(
-            Candidate(kind, model, metrics(p, y[test], as_of[test]), accepted.mean(), seconds)
-        )
-    ranked = sorted(
-        candidates,
-        key=lambda c: (
-            -(c.metrics.roc_auc if not math.isnan(c.metrics.roc_auc) else -1.0),
-            -(c.metrics.capture_10 if not math.isnan(c.metrics.capture_10) else -1.0),
-        ),
-    )
+            failures[recipe.name] = str(exc)
+    current: Outcome | None = None
+    if current_recipe is not None:
+        same = next((c for c in candidates if c.recipe == current_recipe), None)
+        try:
+            current = same.outcome if same else grader.recipe(current_recipe)
+        except ValueError as exc:
+            current_note = f"current model's recipe could not be re-run: {exc}"
+    ranked = sorted(candidates, key=_rank)
     best = ranked[0] if ranked else None
-    if best is None:
-        decision = Decision(False, [f"no model could be trained: {failures}"])
-    else:
-        decision = decide(
-            best.metrics.to_dict(),
-            heuristic.to_dict(),
-            current.to_dict() if current is not None else None,
-            int(train.sum()),
-            int(y[train].sum()),
-            config.rule,
-        )
+    served_fallback, fallback_note = calibrated_fallback(
+        grader.X, grader.y, grader.as_of, grader.heuristic
+    )
     result = RetrainResult(
-        split,
-        heuristic,
+        grader.plan,
+        fallback,
+        fallback_note,
         candidates,
         failures,
         best,
-        decision,
+        Decision(False, [f"no model could be trained: {failures}"]),
         current_version,
         current,
         current_note,
-        None,
     )
-    for c in candidates:
-        if c is best:
-            mine = decision
-        else:
-            assert best is not None
-            mine = Decision(
-                False,
-                [
-                    f"{best.kind} did better on the holdout (ROC AUC {best.metrics.roc_auc:.4f} "
-                    f"vs {c.metrics.roc_auc:.4f})"
-                ],
-            )
-        if registry is not None and register:
-            meta = _metadata(c, data, split, train, test, result, mine)
-            c.version = registry.save(c.model, meta, created_at)
-    if registry is not None and register and best is not None and decision.promote:
-        assert best.version is not None
-        registry.promote(best.version)
-        result.promoted = best.version
+    if registry is not None and register:
+        registry.save_fallback(served_fallback.calibration, fallback_note, created_at)
+    if best is None:
+        return result
+    started = time.perf_counter()
+    result.model = fit_model(best.recipe, grader.X, grader.y, grader.as_of, grader.groups)
+    seconds = time.perf_counter() - started
+    result.decision = decide(
+        best.outcome.pooled.to_dict(),
+        fallback.pooled.to_dict(),
+        None if current is None else current.pooled.to_dict(),
+        result.model.window.rows,
+        result.model.window.positives,
+        config.rule,
+        same_recipe_as_current=current_recipe == best.recipe,
+    )
+    if registry is not None and register:
+        meta = _metadata(result, data, served_fallback, seconds)
+        result.version = registry.save(result.model, meta, created_at)
+        if result.decision.promote:
+            registry.promote(result.version)
+            result.promoted = result.version
     return result

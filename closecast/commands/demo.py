@@ -85,19 +85,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(log: Path, dead_letters: Path, model_dir: Path, policy: Policy) -> None:
     """What an analyst does with `closecast train`: point-in-time snapshots of the log,
-    every model kind graded against the rules on a later holdout, the best promoted only
-    through the gate."""
+    every recipe backtested walk-forward beside the calibrated rules, the best refit on
+    every labelled row and promoted only through the gate."""
     events = read_events([log], None, dead_letters)
     dataset = build_dataset(events, DatasetConfig(horizon_days=policy.horizon_days), policy)
     result = retrain(dataset, Registry(model_dir), policy=policy)
     best = result.best
     rows = int(dataset.labelled.sum())
     print(f"3. trained on {rows:,} point-in-time snapshots -> {model_dir}")
-    print(f"   holdout ROC AUC: heuristic {result.heuristic.roc_auc:.3f}", end="")
+    fallback = result.fallback.pooled
+    print(
+        f"   backtest ({len(result.plan.folds)} origins) ROC AUC / ECE: calibrated rules "
+        f"{fallback.roc_auc:.3f} / {fallback.ece:.3f}",
+        end="",
+    )
     if best is not None:
-        print(f", best model ({best.kind}) {best.metrics.roc_auc:.3f}", end="")
+        mine = best.outcome.pooled
+        print(f", best recipe ({best.name}) {mine.roc_auc:.3f} / {mine.ece:.3f}", end="")
     print()
     if result.promoted:
-        print(f"   promoted {result.promoted}: it beats the rules on every gate")
+        print(f"   promoted {result.promoted} (a refit on every labelled row): it beats the rules")
     else:
         print(f"   nothing promoted: {'; '.join(result.decision.reasons)}")

@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     # The model's own data-set settings, so the snapshots match what it was trained on.
     config = DatasetConfig(
         horizon_days=int(training.get("horizon_days", policy.horizon_days)),
-        cadence_days=int(training.get("cadence_days", DatasetConfig().cadence_days)),
-        warmup_days=int(training.get("warmup_days", DatasetConfig().warmup_days)),
+        cadence_days=training.get("cadence_days"),
+        warmup_days=training.get("warmup_days"),
         max_rows_per_as_of=training.get("max_rows_per_as_of", DatasetConfig().max_rows_per_as_of),
         statuses=tuple(training.get("statuses", DatasetConfig().statuses)),
     )

@@ -1,6 +1,6 @@
-"""`closecast train`: rebuild the point-in-time data set, train every model kind, grade
-them on the time-ordered holdout, register them, and promote the best only through the
-gate (`models.promotion`)."""
+"""`closecast train`: rebuild the point-in-time data set, backtest every recipe beside
+the calibrated fallback (walk-forward), refit the best on every labelled row, register
+it, and promote it only through the gate (`models.promotion`)."""
 
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ def register(sub: Any) -> None:
     add_dataset_args(p)
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     p.add_argument(
-        "--test-share",
-        type=float,
-        default=TrainingConfig().test_share,
-        help="share of the latest as-of dates held out for grading (default 0.25)",
+        "--folds",
+        type=int,
+        default=TrainingConfig().folds,
+        help=f"walk-forward origins of the backtest (default {TrainingConfig().folds})",
     )
     p.set_defaults(run=run)
 
@@ -50,7 +50,7 @@ def add_dataset_args(p: argparse.ArgumentParser) -> None:
         "--cadence-days",
         type=int,
         default=defaults.cadence_days,
-        help=f"days between snapshots (default {defaults.cadence_days})",
+        help="days between snapshots (default: adapts to the history, 3 to 14)",
     )
     p.add_argument(
         "--max-rows-per-as-of",
@@ -68,7 +68,7 @@ def dataset_from_args(
             raise UserError(f"{path}: no such file")
     if config is None:
         horizon = args.horizon_days if args.horizon_days is not None else policy.horizon_days
-        if horizon < 1 or args.cadence_days < 1:
+        if horizon < 1 or (args.cadence_days is not None and args.cadence_days < 1):
             raise UserError("--horizon-days and --cadence-days must be at least 1")
         config = DatasetConfig(
             horizon_days=horizon,
@@ -85,44 +85,53 @@ def dataset_from_args(
         f"data set: {labelled.sum():,} labelled snapshots of customers at "
         f"{len(set(dataset.as_of[labelled].tolist()))} as-of dates, "
         f"{int(dataset.y[labelled].sum()):,} followed by an order within "
-        f"{config.horizon_days} days; labels complete to {to_datetime(dataset.end):%Y-%m-%d}"
+        f"{config.horizon_days} days; labels complete to {to_datetime(dataset.end):%Y-%m-%d} "
+        f"(a snapshot every {dataset.config.cadence_days} days)"
     )
     return dataset
 
 
 def run(args: argparse.Namespace) -> int:
     policy = Policy.from_env()
-    if not 0.0 < args.test_share < 1.0:
-        raise UserError("--test-share must be between 0 and 1")
+    if args.folds < 2:
+        raise UserError("--folds must be at least 2")
     dataset = dataset_from_args(args, policy)
     registry = Registry(args.model_dir)
     rule = PromotionRule()
     try:
-        result = retrain(dataset, registry, TrainingConfig(test_share=args.test_share, rule=rule))
+        result = retrain(dataset, registry, TrainingConfig(rule=rule, folds=args.folds))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    split = result.split
-    print(
-        f"holdout: as-of {to_datetime(split.test_window[0]):%Y-%m-%d} to "
-        f"{to_datetime(split.test_window[1]):%Y-%m-%d}; training: "
-        f"{to_datetime(split.train_window[0]):%Y-%m-%d} to "
-        f"{to_datetime(split.train_window[1]):%Y-%m-%d} ({split.gap_days}-day gap)"
-    )
+    print(f"backtest ({result.plan.scheme}): {result.plan.note}")
+    print("origins: " + ", ".join(f"{to_datetime(f.origin):%Y-%m-%d}" for f in result.plan.folds))
     table = pd.DataFrame(result.table())
     columns = ["scorer", "rows", "positives", "roc_auc", "pr_auc", "brier", "ece", "capture_10"]
-    columns += ["coverage"] if "coverage" in table else []
-    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    for kind, why in result.failures.items():
-        print(f"{kind}: not trained: {why}")
+    columns += ["model_share"] if "model_share" in table else []
+    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep=""))
+    if result.fallback_note:
+        print(f"note: {result.fallback_note}")
+    for name, why in result.failures.items():
+        print(f"{name}: not trained: {why}")
     if result.current_note:
         print(f"note: {result.current_note}")
+    if result.best is None:
+        raise UserError("; ".join(result.decision.reasons))
+    assert result.model is not None
+    window = result.model.window
+    print(
+        f"refit {result.best.name} on every labelled row: as-of "
+        f"{to_datetime(window.first_as_of):%Y-%m-%d} to "
+        f"{to_datetime(window.last_as_of):%Y-%m-%d} ({window.rows:,} rows, "
+        f"{window.positives:,} closes), calibrated on the dates from "
+        f"{to_datetime(window.calibration_first_as_of):%Y-%m-%d}"
+    )
+    if window.calibration_note:
+        print(f"note: {window.calibration_note}")
     if result.promoted:
         print(f"promoted {result.promoted} to current ({rule.describe()})")
-    elif result.best is not None:
-        print(f"kept {result.best.version} as a candidate, not promoted:")
+    else:
+        print(f"kept {result.version} as a candidate, not promoted:")
         for reason in result.decision.reasons:
             print(f"  - {reason}")
         print(f"  (the gate: {rule.describe()})")
-    else:
-        raise UserError("; ".join(result.decision.reasons))
     return 0
