@@ -270,9 +270,15 @@ class Registry:
         if version not in self.versions():
             raise RegistryError(f"no model version {version!r} in {self.root}")
         history = self.history()
-        if history and history[-1] == version:
+        if history and history[-1] == version and self.current() == version:
             return
         self._set([*history, version])
+
+    def retire(self) -> None:
+        """No model current (the heuristic scores); the history keeps who was."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.root / HISTORY_FILE, json.dumps(self.history()) + "\n")
+        (self.root / CURRENT_FILE).unlink(missing_ok=True)
 
     def rollback(self) -> str | None:
         """Make the previous current model current again; return it (None: the heuristic)."""

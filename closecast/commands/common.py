@@ -91,3 +91,19 @@ def make_scorer(args: argparse.Namespace, policy: Policy) -> Scorer:
         return Scorer(None, policy)
     scorer = load_scorer(args.model_dir, policy)
     return scorer
+
+
+def run_watch(args: argparse.Namespace, policy: Policy) -> None:
+    """The drift watch on the log given (`training.drift`), saying what it did."""
+    from models.registry import Registry
+    from training.drift import watch_log
+
+    registry = Registry(args.model_dir)
+    if registry.current() is None:
+        return
+    try:
+        record = watch_log(args.files, registry, as_of_arg(args.as_of), policy)
+    except ValueError as exc:
+        raise UserError(f"drift watch: {exc}") from None
+    if record is not None and record.action != "none":
+        print(f"drift watch: {record.action}: {record.note}", file=sys.stderr)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from closecast.commands.common import DEFAULT_MODEL_DIR
+from closecast.commands.common import DEFAULT_MODEL_DIR, add_log_args, as_of_arg
 from closecast.errors import UserError
 from models.registry import Registry, RegistryError
 
@@ -27,6 +27,13 @@ def register(sub: Any) -> None:
     )
     promote.add_argument("version")
     actions.add_parser("rollback", parents=[common], help="make the previous current model current")
+    watch = actions.add_parser(
+        "watch",
+        parents=[common],
+        help="check the current model on labels completed since its training; recalibrate "
+        "or hand over to the fallback when it decayed",
+    )
+    add_log_args(watch)
     p.set_defaults(run=run)
 
 
@@ -51,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             return _show(registry, args.version)
         if args.action == "promote":
             return _promote(registry, args.version)
+        if args.action == "watch":
+            return _watch(args, registry)
         return _rollback(registry)
     except RegistryError as exc:
         raise UserError(str(exc)) from None
@@ -79,8 +88,13 @@ def _list(registry: Registry) -> int:
 
 
 def _show(registry: Registry, version: str) -> int:
+    from training.drift import history
+
     meta = registry.metadata(version)
     meta["status"] = _status(version, registry.current(), registry.history())
+    meta["drift_history"] = [
+        r for r in history(registry) if version in (r.get("version"), r.get("new_version"))
+    ]
     try:
         registry.load(version)
         meta["usable"] = True
@@ -107,4 +121,24 @@ def _rollback(registry: Registry) -> int:
         print("no model is current now: scores come from the heuristic")
     else:
         print(f"{now} is current again")
+    return 0
+
+
+def _watch(args: argparse.Namespace, registry: Registry) -> int:
+    from features.policy import Policy
+    from training.drift import watch_log
+
+    if registry.current() is None:
+        print("no model is current: nothing to watch")
+        return 0
+    record = watch_log(args.files, registry, as_of_arg(args.as_of), Policy.from_env())
+    if record is None:
+        print(f"{registry.current()}: no labels completed since it was last checked")
+        return 0
+    print(
+        f"{record.version}: {record.rows:,} rows labelled after training ({record.first_as_of} "
+        f"to {record.last_as_of}): ROC AUC {record.roc_auc:.4f} (backtest "
+        f"{record.backtest_roc_auc:.4f}), ECE {record.ece:.4f} (backtest {record.backtest_ece:.4f})"
+    )
+    print(f"action: {record.action}: {record.note}")
     return 0

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from closecast.commands.common import add_log_args, add_model_args, load_snapshot, make_scorer
+from closecast.commands.common import (
+    add_log_args,
+    add_model_args,
+    load_snapshot,
+    make_scorer,
+    run_watch,
+)
 from features.policy import Policy
 from models.scoring import score_snapshot
 
@@ -17,12 +23,20 @@ def register(sub: Any) -> None:
     add_log_args(p, as_of_required=True, workers=True)
     add_model_args(p)
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    p.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="skip the drift watch (by default labels completed since the model's training "
+        "are checked first, and a decayed model recalibrated)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     policy = Policy.from_env()
     snapshot = load_snapshot(args)
+    if not (args.no_watch or args.heuristic_only):
+        run_watch(args, policy)
     scorer = make_scorer(args, policy)
     if scorer.fallback_note:
         print(f"note: {scorer.fallback_note}", file=sys.stderr)
