@@ -9,7 +9,6 @@ path)` writes its JSON Lines log (noisy worlds with their noise).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,27 @@ from bench.worlds.process import WorldConfig, generate
 class World:
     name: str
     claim: str  # how it differs
-    events: Callable[[], list[dict[str, Any]]]
+    config: WorldConfig | None  # None: the real CDNOW history
     noisy: bool = False
     orders_only: bool = False
-    seed: int = 0
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed if self.config else 0
+
+    def events(self) -> list[dict[str, Any]]:
+        return generate(self.config) if self.config else cdnow_events()
+
+    def sized(self, customers: int, seed: int | None = None) -> World:
+        """The same world with another starting book (and seed): for fast tests."""
+        if self.config is None:
+            return self
+        config = replace(self.config, customers=customers, seed=self.seed if seed is None else seed)
+        return replace(self, config=config)
 
 
 def _made(config: WorldConfig, claim: str, **kw: Any) -> World:
-    return World(config.name, claim, lambda: generate(config), seed=config.seed, **kw)
+    return World(config.name, claim, config, **kw)
 
 
 BASE = WorldConfig(name="base", seed=0, customers=3000, days=730)
@@ -111,7 +123,7 @@ WORLDS: dict[str, World] = {
         World(
             "cdnow",
             "real: CDNOW purchase history, 23,570 customers, 1997-98, orders only",
-            cdnow_events,
+            None,
             orders_only=True,
         ),
     )
