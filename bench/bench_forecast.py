@@ -113,6 +113,8 @@ def _run_world(world: World, forecast: bool) -> Run:
     run = Run(world)
     started = time.perf_counter()
     log = write(world, OUT / f"{world.name}.jsonl")
+    # The product appends rejected lines beside the log: start each run without old ones.
+    log.with_name(log.name + ".rejected.jsonl").unlink(missing_ok=True)
     events = read_log(log)
     run.seconds["generate"] = time.perf_counter() - started
     end = events["ts"].max().floor("D")
