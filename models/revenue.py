@@ -184,16 +184,46 @@ class Systematic:
         return {"team": self.team, "group": self.group, "origins": self.origins}
 
 
+# The systematic error assumed when no backtest measured one: the spread of team totals
+# of the fallback (p × orders × spend) is unknown, so a wide 40% rather than none.
+UNTESTED: Final = Systematic(team=0.4, group=0.4, origins=0)
+
+
 @dataclass
 class ValueForecast:
     """Expected revenue per customer, and intervals of sums of it (see module doc)."""
 
-    model: RevenueModel
+    model: RevenueModel | None
     systematic: Systematic = field(default_factory=Systematic)
     horizon_days: int = 90
     seed: int = 0
+    # The order-size distribution; None: the model's (measured on its training orders).
+    order_mean: float | None = None
+    order_shape: float | None = None
+
+    @property
+    def backtested(self) -> bool:
+        return self.systematic.origins > 0
+
+    @classmethod
+    def untested(
+        cls, order_mean: float, horizon_days: int = 90, order_shape: float = _DEFAULT_SHAPE
+    ) -> ValueForecast:
+        """Intervals only, for the scorer's fallback expected revenue: compound Poisson
+        noise with this mean order and `UNTESTED` as the systematic error (no backtest
+        measured one), so the interval is plainly wide rather than falsely narrow."""
+        return cls(None, UNTESTED, horizon_days, 0, order_mean, order_shape)
+
+    def _moments(self) -> tuple[float, float]:
+        if self.order_mean is not None:
+            return self.order_mean, self.order_shape or _DEFAULT_SHAPE
+        if self.model is None:
+            raise ValueError("a ValueForecast needs a model or an order size")
+        return self.model.order_mean_, self.model.order_shape_
 
     def expected_revenue(self, X: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            raise ValueError("this forecast has no model: it only gives intervals")
         return self.model.predict(X)
 
     def bounds(
@@ -214,7 +244,9 @@ class ValueForecast:
             factor = np.exp(np.clip(sigma * t, -20.0, 20.0) - sigma**2 / 2)
         else:
             factor = np.ones(DRAWS)
-        mean_order, shape = self.model.order_mean_, self.model.order_shape_
+        mean_order, shape = self._moments()
+        if mean_order <= 0:
+            return 0.0, 0.0
         orders = rng.poisson(expected_total * factor / mean_order)
         totals = np.zeros(DRAWS)
         some = orders > 0
@@ -264,11 +296,13 @@ class ValueForecast:
         return frame
 
     def to_dict(self) -> dict[str, Any]:
+        mean, shape = self._moments()
         return {
             "horizon_days": self.horizon_days,
-            "order_mean": self.model.order_mean_,
-            "order_shape": self.model.order_shape_,
+            "order_mean": mean,
+            "order_shape": shape,
             "systematic": self.systematic.to_dict(),
+            "backtested": self.backtested,
         }
 
 
