@@ -81,12 +81,16 @@ def revenue_forecast(
     reps: Mapping[str, RepState],
     value: ValueForecast | None,
     horizon_days: int,
+    include_pool: bool = True,
 ) -> RevenueForecast:
     """Team and per-rep expected revenue with 80% intervals. Reps: those of `reps` who own
-    a customer of the book, or are active sales reps (a new rep's zero is news too)."""
+    a customer of the book, or are active sales reps (a new rep's zero is news too).
+    `include_pool`: the team's total counts the pool's customers (False: owned ones only,
+    a team manager's view)."""
     source = interval_source(book, value, horizon_days)
     expected = np.asarray(book.predicted_value, dtype=float)  # = expected revenue
-    team = source.total(expected, LEVEL)
+    counted = np.ones(len(expected), dtype=bool) if include_pool else ~book.in_pool
+    team = source.total(expected[counted], LEVEL)
     groups = [None if pool else owner for pool, owner in zip(book.in_pool, book.owner, strict=True)]
     table = source.interval(expected, groups, LEVEL)
     table = table[table["group"].notna()]
