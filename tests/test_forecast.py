@@ -23,6 +23,7 @@ from models.revenue import RevenueModel, Systematic, ValueForecast, save_value
 from models.scoring import Scorer, score_snapshot
 from planning.manager import build_manager_report
 from planning.report import render
+from streams.contract import Event
 from streams.log import append_events
 from tests.planning_support import DAY, book, customer_events, ev, iso, joined, snapshot
 from training.dataset import Dataset
@@ -34,7 +35,7 @@ def _number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
-def _events() -> list:  # type: ignore[type-arg]
+def _events() -> list[Event]:
     events = [joined("r1", 900), joined("r2", 300), joined("boss", 900, role="manager")]
     for k in range(8):
         events += customer_events(f"a{k}", "r1", n=3 + k, last_days_ago=10 + k)
