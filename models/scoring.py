@@ -150,7 +150,7 @@ def score_states(
             "source": batch.source,
             "expected_value": ev.round(2),
             "value_basis": [b for _, b in values],
-            "expected_orders": np.round(orders, 6),
+            "expected_orders": orders,
             "expected_revenue": np.round(revenue, 2),
             "revenue_basis": basis,
             "predicted_value": np.round(revenue, 2),
