@@ -214,7 +214,7 @@ class ValueForecast:
         measured one), so the interval is plainly wide rather than falsely narrow."""
         return cls(None, UNTESTED, horizon_days, 0, order_mean, order_shape)
 
-    def _moments(self) -> tuple[float, float]:
+    def order_moments(self) -> tuple[float, float]:
         if self.order_mean is not None:
             return self.order_mean, self.order_shape or _DEFAULT_SHAPE
         if self.model is None:
@@ -244,7 +244,7 @@ class ValueForecast:
             factor = np.exp(np.clip(sigma * t, -20.0, 20.0) - sigma**2 / 2)
         else:
             factor = np.ones(DRAWS)
-        mean_order, shape = self._moments()
+        mean_order, shape = self.order_moments()
         if mean_order <= 0:
             return 0.0, 0.0
         orders = rng.poisson(expected_total * factor / mean_order)
@@ -296,7 +296,7 @@ class ValueForecast:
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        mean, shape = self._moments()
+        mean, shape = self.order_moments()
         return {
             "horizon_days": self.horizon_days,
             "order_mean": mean,

@@ -448,7 +448,9 @@ def test_orders() -> None:
 
 
 def test_first_order_time_is_the_earliest_whatever_the_order_and_repeats() -> None:
-    orders = [E("order_won", d * DAY, order_id=f"o{d}", amount=100 + d) for d in (40, 3, 17, 3.5)]
+    orders = [
+        E("order_won", int(d * DAY), order_id=f"o{d}", amount=100 + d) for d in (40, 3, 17, 3.5)
+    ]
     forward = fold(*orders)
     assert forward.first_order_ts == T0 + 3 * DAY
     for seed in range(5):

@@ -139,7 +139,7 @@ def test_interval_with_a_shared_shock_measured_in_a_backtest_covers_about_80_per
         )
     records = pd.DataFrame(rows)
     records["noise_var"] = noise_variance(
-        records["predicted"].to_numpy(), model.order_mean_, model.order_shape_
+        records["predicted"].to_numpy(), *forecast.order_moments()
     )
     measured = systematic_error(records)
     assert 0.05 < measured.team < 0.2 and measured.origins == 12

@@ -257,7 +257,6 @@ def _records(
     predicted: np.ndarray,
     realised: np.ndarray,
 ) -> pd.DataFrame:
-    model = forecast.model
     rows: list[dict[str, Any]] = []
     for stamp in np.unique(as_of):
         at = as_of == stamp
@@ -293,8 +292,6 @@ def _records(
             entry["as_of"] = int(stamp)
     frame = pd.DataFrame(rows)
     frame["origin"] = origin
-    frame["noise_var"] = noise_variance(
-        frame["predicted"].to_numpy(), model.order_mean_, model.order_shape_
-    )
+    frame["noise_var"] = noise_variance(frame["predicted"].to_numpy(), *forecast.order_moments())
     frame["covered"] = (frame["realised"] >= frame["low"]) & (frame["realised"] <= frame["high"])
     return frame[list(_empty_records().columns)]
