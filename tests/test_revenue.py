@@ -254,3 +254,24 @@ def test_backtest_trains_only_on_labels_closed_by_each_origin() -> None:
     assert RecordingModel.fits[-1].max() == labelled_max
     assert len(RecordingModel.fits[-1]) == int((~np.isnan(data["revenue"])).sum())
     assert served.systematic == result.systematic
+
+
+def test_counts_follow_a_growing_book_one_horizon_ahead() -> None:
+    """Orders per customer grow 8% a month, which no feature shows: the booster alone
+    predicts the past's level; the newest window's level carries the growth forward."""
+    X, truth = world(2_000, seed=51)
+    gen = rng(52)
+    months = 15
+    blocks = [draw(truth * [1.08**m, 1.0], gen) for m in range(months + 3)]
+    stamps = np.repeat(np.arange(months, dtype=np.int64) * 30 * DAY_US, len(X))
+    revenue = np.concatenate([b[0] for b in blocks[:months]])
+    orders = np.concatenate([b[1] for b in blocks[:months]])
+    Xs = np.tile(X, (months, 1))
+    # The next as-of time after the data: labels three months on from the last one.
+    came = truth[:, 0].sum() * 1.08 ** (months + 2)
+    flat = RevenueModel(max_iter=50).fit(Xs, revenue, orders=orders)
+    level = RevenueModel(max_iter=50).fit(Xs, revenue, stamps, orders)
+    assert flat.level_ == 1.0 and level.level_ > 1.2
+    assert abs(np.log(level.expected_orders(X).sum() / came)) < 0.5 * abs(
+        np.log(flat.expected_orders(X).sum() / came)
+    )
