@@ -73,6 +73,12 @@ FEATURES: Final[tuple[tuple[str, str], ...]] = (
     ("rep_new", "1 if the owner is in their first months (principle 1: new reps convert 1-5%)"),
     ("rep_conversion_26w", "the owner's deals / leads over the last 26 weeks, smoothed"),
     ("rep_contacts_4w", "the owner's effective contacts over the last 4 weeks"),
+    # Appended last, so every column before it keeps its position.
+    (
+        "days_since_first_order",
+        "days since the first order (capped; never = cap): with orders and days_since_order, "
+        "the frequency, recency and age a buy-till-you-die model needs",
+    ),
 )
 FEATURE_NAMES: Final = tuple(name for name, _ in FEATURES)
 INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -172,6 +178,7 @@ def customer_features(
         float(state.complaints_major),
         _days(as_of, state.last_complaint_ts),
         *_rep_features(rep, as_of, policy),
+        _days(as_of, state.first_order_ts),
     ]
     return row
 

@@ -3,6 +3,15 @@
 `Scorer` holds the current trained model (if any loads) and the heuristic. Rows the model
 declines (a feature outside what it saw) and every row when there is no usable model
 fall back to the heuristic, so scoring never fails; each row says which one scored it.
+
+Value: `expected_revenue` is the revenue expected from the customer within the horizon,
+every order counted. With a `ValueForecast` (`models.revenue`) it is that forecast's
+(`revenue_basis` "forecast"); without one, the fallback (`revenue_basis` "fallback") is
+`expected_orders × expected_value`, where `expected_orders = p_close × orders if it
+orders`: a customer who ordered before orders at its own past pace per horizon (orders
+since its first one, per horizon elapsed, at least one), a lead once. `predicted_value`
+is kept, equal to `expected_revenue`, for the tables and clients that read it; it used to
+be `p_close × expected_value`, one order, which undercounted repeat business.
 """
 
 from __future__ import annotations
@@ -19,9 +28,10 @@ from features.policy import DEFAULT, Policy
 from models.calibration import Platt
 from models.heuristic import HeuristicModel
 from models.reasons import Term, explain
+from models.revenue import ValueForecast
 from models.value import expected_value
 from streams.replay import Snapshot
-from streams.state import CustomerState
+from streams.state import DAY_US, CustomerState
 
 SCORE_COLUMNS = (
     "customer_id",
@@ -33,6 +43,9 @@ SCORE_COLUMNS = (
     "source",
     "expected_value",
     "value_basis",
+    "expected_orders",
+    "expected_revenue",
+    "revenue_basis",
     "predicted_value",
     "reasons",
 )
@@ -66,8 +79,11 @@ class Scorer:
         policy: Policy = DEFAULT,
         fallback_note: str | None = None,
         calibration: Platt | None = None,
+        *,
+        value: ValueForecast | None = None,
     ) -> None:
         self.model = model
+        self.value = value
         self.policy = policy
         # Calibrated to the log's close rate when `closecast train` fitted a map.
         self.heuristic = HeuristicModel(policy, calibration).fit()
@@ -130,6 +146,15 @@ def score_states(
     batch = scorer.score(X)
     values = [expected_value(s, policy.horizon_days) for s in states]
     ev = np.array([v for v, _ in values], dtype=float)
+    forecast = scorer.value.model if scorer.value is not None else None
+    if forecast is not None and len(states):
+        orders = forecast.expected_orders(X)
+        revenue = forecast.predict(X)
+        basis = "forecast"
+    else:
+        orders = batch.p_close * orders_if_close(states, snapshot.as_of, policy.horizon_days)
+        revenue = orders * ev
+        basis = "fallback"
     frame = pd.DataFrame(
         {
             "customer_id": [s.customer_id for s in states],
@@ -141,12 +166,27 @@ def score_states(
             "source": batch.source,
             "expected_value": ev.round(2),
             "value_basis": [b for _, b in values],
-            "predicted_value": (batch.p_close * ev).round(2),
+            "expected_orders": orders,
+            "expected_revenue": np.round(revenue, 2),
+            "revenue_basis": basis,
+            "predicted_value": np.round(revenue, 2),
             "reasons": ["; ".join(r) for r in batch.reasons],
         },
         columns=list(SCORE_COLUMNS),
     )
     return frame
+
+
+def orders_if_close(states: Sequence[CustomerState], as_of: int, horizon_days: int) -> np.ndarray:
+    """Orders a customer places in the horizon if it orders at all (the fallback's count):
+    its own past pace, orders per horizon since its first order, at least one."""
+    horizon_us = horizon_days * DAY_US
+    out = np.ones(len(states))
+    for i, s in enumerate(states):
+        if s.orders > 1 and s.first_order_ts is not None:
+            elapsed = max(as_of - s.first_order_ts, horizon_us)
+            out[i] = max(1.0, s.orders * horizon_us / elapsed)
+    return out
 
 
 def score_snapshot(snapshot: Snapshot, scorer: Scorer, policy: Policy = DEFAULT) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 Funnel per rep and team, activity alerts, customers needing the manager, suspension
 violations, never-suspend customers without an owner, the public pool and its recommended
-assignment, dormant customers, pipeline value and its weekly move, and team turnover.
+assignment, dormant customers, pipeline value and its weekly move, team turnover, and the
+expected revenue of the next horizon for the team and per rep with its 80% interval.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from features.policy import DEFAULT, Policy
+from models.revenue import ValueForecast
 from planning.alerts import (
     activity_alerts,
     manager_join,
@@ -21,6 +23,7 @@ from planning.alerts import (
 )
 from planning.book import Book, iso_time
 from planning.dormant import dormant_table
+from planning.forecast import RevenueForecast, revenue_forecast
 from planning.funnel import funnel_by_rep, funnel_by_team
 from planning.pipeline import pipeline
 from planning.pool import Recommendation, pool_table, recommend
@@ -42,6 +45,7 @@ class ManagerReport:
     dormant: pd.DataFrame
     pipeline: dict[str, pd.DataFrame]
     turnover: pd.DataFrame
+    revenue: RevenueForecast
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by a short name (also the sheet and file names of exports)."""
@@ -58,6 +62,7 @@ class ManagerReport:
             "dormant": self.dormant,
             **{f"pipeline_{dim}": table for dim, table in self.pipeline.items()},
             "turnover": self.turnover,
+            "revenue_reps": self.revenue.reps,
         }
 
     def headline(self) -> list[str]:
@@ -74,6 +79,7 @@ class ManagerReport:
             f"funnel: {company['leads']:,} leads, {company['deals']:,} deals "
             f"({company['conversion']:.1%}, {company['verdict']})",
             f"pipeline predicted value {value['value'].sum():,.0f} (a week before: {last_week})",
+            self.revenue.team_line(),
             f"reps short of the weekly prospects target: {len(self.activity_alerts)} "
             f"({int(self.activity_alerts['new_rep'].sum())} new)",
             f"customers at 10+ contacts without a deal: {len(self.manager_join):,}",
@@ -94,7 +100,9 @@ def build_manager_report(
     reps_last_week: Mapping[str, RepState] | None = None,
     capacity: int | None = None,
     quota: int | None = None,
+    value: ValueForecast | None = None,
 ) -> ManagerReport:
+    """`value`: the scorer's revenue forecast, for the intervals (None: the fallback's)."""
     by_rep = funnel_by_rep(book, reps, policy)
     return ManagerReport(
         as_of=book.as_of,
@@ -109,4 +117,5 @@ def build_manager_report(
         dormant=dormant_table(book, policy),
         pipeline=pipeline(book, reps, last_week, reps_last_week),
         turnover=turnover(reps, book.as_of, policy),
+        revenue=revenue_forecast(book, reps, value, policy.horizon_days),
     )

@@ -59,6 +59,17 @@ def _note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
+def _revenue_table(report: ManagerReport) -> str:
+    forecast = report.revenue
+    frame = forecast.reps.copy()
+    column = f"expected revenue next {forecast.horizon_days} days"
+    frame[column] = [
+        f"{e:,.0f} ({lo:,.0f} to {hi:,.0f})"
+        for e, lo, hi in zip(frame["expected"], frame["low"], frame["high"], strict=True)
+    ]
+    return _table(frame[["rep_id", "name", "customers", column]], "no rep")
+
+
 def render(report: ManagerReport, title: str = "closecast manager report") -> str:
     rec = report.recommendation
     headline = "".join(f"<li>{html.escape(line)}</li>" for line in report.headline())
@@ -109,6 +120,15 @@ def render(report: ManagerReport, title: str = "closecast manager report") -> st
                 "pipeline value by team and stage",
             ),
             *(_table(report.pipeline[dim]) for dim in ("rep", "team", "source", "stage")),
+        ),
+        _section(
+            "Revenue forecast",
+            _note(
+                f"Team: {report.revenue.team_line()}. Each figure counts every order expected "
+                "in the horizon (repeat orders and their size), with its 80% interval; a rep's "
+                "covers the customers they own, the pool counts for the team only."
+            ),
+            _revenue_table(report),
         ),
         _section(
             "Team health",

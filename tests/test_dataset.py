@@ -24,6 +24,7 @@ from training.dataset import (
     build_dataset,
     label,
     prepare,
+    revenue,
     snapshot_times,
 )
 
@@ -154,6 +155,47 @@ def test_label_function_bounds() -> None:
     assert label([5 * day + 1], 0, 5 * day) == 0
     assert label([0, 10 * day], 0, 5 * day) == 0  # the order at t itself is not ahead
     assert label([], 0, 5 * day) == 0
+
+
+def test_revenue_sums_the_orders_inside_the_horizon_and_only_those() -> None:
+    t0 = first_as_of()
+    events = [
+        event(1, "lead_created", START, source="referral"),
+        event(3, "order_won", t0, order_id="o0", amount=5000),  # at t: already known
+        event(4, "order_won", t0 + timedelta(days=10), order_id="o1", amount=1000),
+        event(5, "order_won", t0 + timedelta(days=90), order_id="o2", amount=250.5),  # repeat
+        event(6, "order_won", t0 + timedelta(days=90, seconds=1), order_id="o3", amount=777),
+        event(7, "contact_made", t0 + timedelta(days=400), channel="phone"),  # data runs on
+    ]
+    ds = build_dataset(prepare(events))
+    row = ds.meta[ds.as_of == to_ts(t0)].iloc[0]
+    assert (row["revenue"], row["orders_next"], row["label"]) == (1250.5, 2, 1)
+    assert row["owner_rep_id"] == "r1"
+    # Two weeks on, o1 is in the past and o3 inside the horizon.
+    later = ds.meta[ds.as_of == to_ts(t0 + timedelta(days=14))].iloc[0]
+    assert (later["revenue"], later["orders_next"]) == (250.5 + 777, 2)
+    # Once every order is behind it, nothing is expected in the horizon.
+    quiet = ds.meta[ds.as_of == to_ts(t0 + timedelta(days=98))].iloc[0]
+    assert (quiet["revenue"], quiet["orders_next"], quiet["label"]) == (0.0, 0, 0)
+
+
+def test_revenue_function_bounds() -> None:
+    day = DAY_US
+    assert revenue([0, day, 5 * day, 5 * day + 1], [1.0, 2.0, 4.0, 8.0], 0, 5 * day) == (6.0, 2)
+    assert revenue([], [], 0, day) == (0.0, 0)
+
+
+def test_unlabelled_rows_have_no_revenue(training_events: EventSet) -> None:
+    ds = build_dataset(training_events, DatasetConfig(include_unlabelled=True))
+    open_rows = ds.y == UNLABELLED
+    assert open_rows.any()
+    assert ds.meta["revenue"][open_rows].isna().all()
+    assert (ds.meta["orders_next"][open_rows] == 0).all()
+    labelled = ds.meta[~open_rows]
+    assert not labelled["revenue"].isna().any()
+    # A row has revenue exactly when it is labelled a close.
+    assert ((labelled["revenue"] > 0) == (labelled["label"] == 1)).all()
+    assert ((labelled["orders_next"] > 0) == (labelled["label"] == 1)).all()
 
 
 def test_rows_whose_horizon_runs_past_the_data_are_not_labelled(

@@ -211,6 +211,11 @@ def test_score_command_serves_the_current_model(
     model_rows = [r for r in rows if r["source"] == "model"]
     assert any("(model)" in r["reasons"] for r in model_rows)
     for r in model_rows[:200]:
-        assert float(r["predicted_value"]) == pytest.approx(
-            float(r["p_close"]) * float(r["expected_value"]), abs=0.02
+        # No value forecast is stored: the fallback, p_close x orders if it orders x the
+        # expected order value, and predicted_value is that expected revenue.
+        assert r["revenue_basis"] == "fallback"
+        assert float(r["predicted_value"]) == float(r["expected_revenue"])
+        assert float(r["expected_orders"]) >= float(r["p_close"]) - 1e-6
+        assert float(r["expected_revenue"]) == pytest.approx(
+            float(r["expected_orders"]) * float(r["expected_value"]), abs=0.02
         )

@@ -447,6 +447,21 @@ def test_orders() -> None:
     assert s.status == "customer"
 
 
+def test_first_order_time_is_the_earliest_whatever_the_order_and_repeats() -> None:
+    orders = [
+        E("order_won", int(d * DAY), order_id=f"o{d}", amount=100 + d) for d in (40, 3, 17, 3.5)
+    ]
+    forward = fold(*orders)
+    assert forward.first_order_ts == T0 + 3 * DAY
+    for seed in range(5):
+        shuffled = orders + orders[:2]  # two re-sent: the same event ids again
+        random.Random(seed).shuffle(shuffled)
+        again = fold(*shuffled)
+        assert again.first_order_ts == T0 + 3 * DAY and again.orders == 4
+        assert again == forward
+    assert fold(E("contact_made", DAY, channel="phone")).first_order_ts is None
+
+
 def test_money_sums_are_exact_and_order_free() -> None:
     # Plain float addition would give 0.6000000000000001 one way and 0.6 the other.
     amounts = [0.1, 0.2, 0.3]

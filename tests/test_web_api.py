@@ -270,6 +270,26 @@ def test_the_customer_view_says_sensitive_sections_exist_but_not_what_they_hold(
     assert deep and deep[0]["details"]["fields"] == "1 field(s), restricted"
 
 
+def test_the_manager_sees_expected_revenue_with_its_interval(
+    server: LiveServer, token: dict[str, str]
+) -> None:
+    line = re.compile(r"expected revenue next 90 days: [\d,]+ \([\d,]+ to [\d,]+\)")
+    report = request(server, "GET", "/api/report", token["mona"]).json()
+    assert line.search(report["revenue_line"])
+    revenue = report["revenue"]
+    assert revenue["horizon_days"] == 90
+    assert revenue["team"]["low"] <= revenue["team"]["high"]
+    reps = {r["rep_id"] for r in revenue["reps"]}
+    assert reps and reps <= {r["rep_id"] for r in report["pipeline_by_rep"]}
+    assert all(line.search(r["line"]) for r in report["revenue_by_rep"])
+    # The team's total is its reps' (the pool is everyone's, not the team's).
+    team = sum(r["expected"] for r in revenue["reps"])
+    assert revenue["team"]["expected"] == pytest.approx(team, abs=0.05)
+    cookie, _ = cookie_session(server, "mona")
+    page = request(server, "GET", "/manager", headers={"Cookie": cookie}).text
+    assert "Team revenue forecast" in page and len(line.findall(page)) == 1 + len(reps)
+
+
 # ---------------------------------------------------------------- recording
 
 

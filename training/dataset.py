@@ -28,6 +28,10 @@ Choices (settings in `DatasetConfig`):
 - **Label.** 1 when an `order_won` of the customer has `occurred_at` in `(t, t + horizon]`
   (contract, "What close means"); repeat orders of existing customers count, which is what
   makes `p_close` of a dormant customer its chance to order again.
+- **Revenue.** `revenue` is the sum of the amounts of those orders in `(t, t + horizon]`
+  and `orders_next` their count (repeat orders summed), what the value model learns;
+  `owner_rep_id` is the active owner at `t` (None in the pool), so per-rep totals can be
+  backtested. Unlabelled rows have `revenue` NaN and `orders_next` 0.
 - **Unlabelled tail.** An as-of time whose horizon runs past the end of the data (the
   latest event, or the `as_of` cut) has no complete label: it yields no rows, unless
   `include_unlabelled` asks for them (then `label` is -1 and they are never trained on).
@@ -47,7 +51,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from features.customer import FEATURE_NAMES, feature_matrix
+from features.customer import FEATURE_NAMES, feature_matrix, owner_active
 from features.policy import DEFAULT, Policy
 from streams.contract import Event
 from streams.deadletter import DeadLetterFile
@@ -57,7 +61,14 @@ from streams.replay import Replayer
 from streams.state import DAY_US, CustomerState
 
 UNLABELLED: Final = -1
-META_COLUMNS: Final = ("customer_id", "as_of", "label")
+META_COLUMNS: Final = (
+    "customer_id",
+    "as_of",
+    "label",
+    "owner_rep_id",
+    "revenue",
+    "orders_next",
+)
 
 
 TARGET_DATES: Final = 40
@@ -97,7 +108,10 @@ class Dataset:
     """Feature rows (`X`, columns `FEATURE_NAMES`) and their metadata, row for row."""
 
     X: np.ndarray
-    meta: pd.DataFrame  # customer_id, as_of (epoch µs), label (1, 0, or -1 unlabelled)
+    # customer_id, as_of (epoch µs), label (1, 0, or -1 unlabelled), owner_rep_id (at as_of,
+    # None if unowned), revenue and orders_next (ordered within the horizon; NaN and 0
+    # when unlabelled)
+    meta: pd.DataFrame
     end: int  # labels are complete up to here (epoch µs)
     fingerprint: str  # sha256 of the events used (see `fingerprint`)
     events: int  # distinct events used
@@ -223,10 +237,28 @@ def _order_times(events: Sequence[Event]) -> dict[str, list[int]]:
     return orders  # already sorted: the events are
 
 
+def _order_amounts(events: Sequence[Event]) -> dict[str, list[float]]:
+    """Each customer's order amounts, in the order of `_order_times`."""
+    amounts: dict[str, list[float]] = {}
+    for event in events:
+        if event.type == "order_won" and event.customer_id is not None:
+            amounts.setdefault(event.customer_id, []).append(float(event.payload["amount"]))
+    return amounts
+
+
 def label(order_ts: Sequence[int], as_of: int, horizon_us: int) -> int:
     """1 when an order falls in `(as_of, as_of + horizon]` (`order_ts` sorted)."""
     i = bisect_right(order_ts, as_of)
     return int(i < len(order_ts) and order_ts[i] <= as_of + horizon_us)
+
+
+def revenue(
+    order_ts: Sequence[int], amounts: Sequence[float], as_of: int, horizon_us: int
+) -> tuple[float, int]:
+    """Amount and count of the orders in `(as_of, as_of + horizon]` (`order_ts` sorted)."""
+    i = bisect_right(order_ts, as_of)
+    j = bisect_right(order_ts, as_of + horizon_us)
+    return float(sum(amounts[i:j])), j - i
 
 
 def _sample(states: list[CustomerState], cap: int, as_of: int) -> list[CustomerState]:
@@ -247,11 +279,15 @@ def build_dataset(
         config = config.resolved(customer_events[0].ts, events.end)
     times = snapshot_times(customer_events[0].ts, events.end, config) if customer_events else []
     orders = _order_times(customer_events)
+    amounts = _order_amounts(customer_events)
     replayer = Replayer()
     blocks: list[np.ndarray] = []
     ids: list[str] = []
     stamps: list[int] = []
     labels: list[int] = []
+    owners: list[str | None] = []
+    revenues: list[float] = []
+    counts: list[int] = []
     feed = iter(events.events)
     pending: Event | None = next(feed, None)
     wanted = frozenset(config.statuses)
@@ -269,16 +305,28 @@ def build_dataset(
         for s in states:
             ids.append(s.customer_id)
             stamps.append(t)
+            owners.append(s.owner if owner_active(s, replayer.reps) else None)
             if complete:
-                labels.append(label(orders.get(s.customer_id, []), t, config.horizon_us))
+                times_c = orders.get(s.customer_id, [])
+                labels.append(label(times_c, t, config.horizon_us))
+                amount, count = revenue(
+                    times_c, amounts.get(s.customer_id, []), t, config.horizon_us
+                )
+                revenues.append(amount)
+                counts.append(count)
             else:
                 labels.append(UNLABELLED)
+                revenues.append(float("nan"))
+                counts.append(0)
     X = np.vstack(blocks) if blocks else np.empty((0, len(FEATURE_NAMES)))
     meta = pd.DataFrame(
         {
             "customer_id": pd.Series(ids, dtype=object),
             "as_of": np.asarray(stamps, dtype=np.int64),
             "label": np.asarray(labels, dtype=np.int8),
+            "owner_rep_id": pd.Series(owners, dtype=object),
+            "revenue": np.asarray(revenues, dtype=np.float64),
+            "orders_next": np.asarray(counts, dtype=np.int32),
         },
         columns=list(META_COLUMNS),
     )

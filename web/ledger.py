@@ -52,6 +52,9 @@ class ScoreRow:
     predicted_value: float
     reasons: tuple[str, ...]
     as_of: int
+    expected_orders: float = 0.0
+    expected_revenue: float = 0.0
+    revenue_basis: str = "fallback"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,9 @@ class ScoreRow:
             "source": self.source,
             "expected_value": self.expected_value,
             "value_basis": self.value_basis,
+            "expected_orders": self.expected_orders,
+            "expected_revenue": self.expected_revenue,
+            "revenue_basis": self.revenue_basis,
             "predicted_value": self.predicted_value,
             "reasons": list(self.reasons),
         }
@@ -305,6 +311,9 @@ class Ledger:
                     row.source,
                     row.expected_value,
                     row.value_basis,
+                    row.expected_orders,
+                    row.expected_revenue,
+                    row.revenue_basis,
                     row.predicted_value,
                     "; ".join(row.reasons),
                 )
@@ -323,14 +332,20 @@ class Ledger:
                 float(pv),
                 tuple(r for r in str(reasons).split("; ") if r),
                 as_of,
+                float(orders),
+                float(revenue),
+                str(revenue_basis),
             )
-            for p, source, ev, basis, pv, reasons in zip(
+            for p, source, ev, basis, pv, reasons, orders, revenue, revenue_basis in zip(
                 frame["p_close"],
                 frame["source"],
                 frame["expected_value"],
                 frame["value_basis"],
                 frame["predicted_value"],
                 frame["reasons"],
+                frame["expected_orders"],
+                frame["expected_revenue"],
+                frame["revenue_basis"],
                 strict=True,
             )
         ]

@@ -17,6 +17,7 @@ import pandas as pd
 from planning.alerts import activity_alerts, manager_join, suspension_violations
 from planning.book import Book, build_book
 from planning.dormant import dormant_table
+from planning.forecast import revenue_forecast
 from planning.funnel import funnel_by_rep
 from planning.pool import pool_table, recommend
 from streams.contract import to_datetime
@@ -77,6 +78,10 @@ def report(svc: Services, who: Caller) -> dict[str, Any]:
         elif state.owner is not None:
             by_rep_value[state.owner] = by_rep_value.get(state.owner, 0.0) + value
     dormant = dormant_table(book, svc.policy)
+    # The team's own customers: the pool is everyone's, not this team's revenue.
+    forecast = revenue_forecast(
+        book, reps, svc.ledger.scorer.value, svc.policy.horizon_days, include_pool=False
+    )
     pipeline = [(r, round(by_rep_value.get(r, 0.0), 2)) for r in sorted(reps)]
     leads_deals = [
         (str(row["rep_id"]), float(row["leads"]), float(row["deals"]))
@@ -88,6 +93,14 @@ def report(svc: Services, who: Caller) -> dict[str, Any]:
         "customers": len(book),
         "pipeline_value": round(sum(by_rep_value.values()), 2),
         "pool_value": round(pool_value, 2),
+        "revenue": forecast.to_dict(),
+        "revenue_line": forecast.team_line(),
+        "revenue_by_rep": [
+            {"rep_id": row["rep_id"], "name": row["name"], "line": line}
+            for row, line in zip(
+                forecast.reps.to_dict(orient="records"), forecast.rep_lines(), strict=True
+            )
+        ],
         "pipeline_by_rep": [{"rep_id": r, "predicted_value": v} for r, v in pipeline],
         "customers_by_stage": dict(sorted(by_stage.items())),
         "funnel": records(funnel),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from closecast.commands.common import as_of_arg, load_snapshot, make_scorer
 from closecast.errors import UserError
 from features.policy import Policy
+from models.revenue import ValueForecast
 from models.scoring import score_snapshot
 from planning.book import Book, build_book
 from streams.contract import Event
@@ -26,6 +27,7 @@ class Books:
     snapshot: Snapshot
     last_week: Book | None = None
     snapshot_last_week: Snapshot | None = None
+    value: ValueForecast | None = None  # the scorer's revenue forecast, if one loaded
 
 
 def load_books(args: argparse.Namespace, policy: Policy, last_week: bool = False) -> Books:
@@ -35,14 +37,16 @@ def load_books(args: argparse.Namespace, policy: Policy, last_week: bool = False
         snapshot = load_snapshot(args)
         scores = score_snapshot(snapshot, scorer, policy)
         return Books(
-            build_book(snapshot.customers, snapshot.reps, scores, snapshot.as_of), snapshot
+            build_book(snapshot.customers, snapshot.reps, scores, snapshot.as_of),
+            snapshot,
+            value=scorer.value,
         )
     snapshot, earlier = _fold_twice(args)
     books = []
     for snap in (snapshot, earlier):
         scores = score_snapshot(snap, scorer, policy)
         books.append(build_book(snap.customers, snap.reps, scores, snap.as_of))
-    return Books(books[0], snapshot, books[1], earlier)
+    return Books(books[0], snapshot, books[1], earlier, scorer.value)
 
 
 def _fold_twice(args: argparse.Namespace) -> tuple[Snapshot, Snapshot]:

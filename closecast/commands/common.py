@@ -9,7 +9,8 @@ from pathlib import Path
 
 from closecast.errors import UserError
 from features.policy import Policy
-from models.registry import load_scorer
+from models.registry import Registry, load_scorer
+from models.revenue import load_value
 from models.scoring import Scorer
 from streams.contract import InvalidEvent, parse_as_of
 from streams.replay import Snapshot, replay_files
@@ -90,6 +91,10 @@ def make_scorer(args: argparse.Namespace, policy: Policy) -> Scorer:
     if getattr(args, "heuristic_only", False):
         return Scorer(None, policy)
     scorer = load_scorer(args.model_dir, policy)
+    if scorer.model is not None:
+        # Until the registry stores it: an optional value.joblib beside model.joblib.
+        registry = Registry(args.model_dir)
+        scorer.value = load_value(registry.versions_dir / scorer.model.version)
     return scorer
 
 

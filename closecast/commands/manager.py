@@ -32,6 +32,7 @@ TABLES = (
     "pipeline_source",
     "pipeline_stage",
     "turnover",
+    "revenue_reps",
 )
 
 
@@ -65,6 +66,7 @@ def build(args: argparse.Namespace, policy: Policy) -> ManagerReport:
         books.snapshot_last_week.reps,
         args.capacity,
         args.new_quota,
+        books.value,
     )
 
 
@@ -78,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         tables = {args.table: tables[args.table]}
     if args.format == "table":
         print("\n".join(report.headline()))
+        print("by rep:")
+        print("\n".join(f"  {line}" for line in report.revenue.rep_lines()))
         for name, table in tables.items():
             print(f"\n== {name} ({len(table):,} rows)")
             print(_text(table, args.rows))
