@@ -58,12 +58,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from features.customer import FEATURE_NAMES
+from models.btyd import BTYDModel
 from models.calibration import Platt, TooFewLabels, fit_platt
 from models.reasons import Term
 from models.wording import topic_terms
 from streams.state import DAY_US
 
-KINDS: Final = ("gbm", "logistic")
+KINDS: Final = ("gbm", "logistic", "btyd")
 # Rows with a bounded feature beyond the training range by more than this share of the
 # range are declined (the fallback scores them): the model never saw anything like them.
 RANGE_MARGIN: Final = 0.5
@@ -128,8 +129,15 @@ class Recipe:
 
 # What `closecast train` tries. The booster on all history is the default; on the latest
 # half-year it is what a drifting log may prefer; the logistic model is the plain
-# alternative that extrapolates least surprisingly.
-RECIPES: Final = (Recipe("gbm"), Recipe("gbm", window_days=182), Recipe("logistic"))
+# alternative that extrapolates least surprisingly; the buy-till-you-die model
+# (`models.btyd`, BG/NBD from PyMC-Marketing) reads repeat business from orders alone,
+# the candidate for purchase-only logs. Each is calibrated and graded the same way.
+RECIPES: Final = (
+    Recipe("gbm"),
+    Recipe("gbm", window_days=182),
+    Recipe("logistic"),
+    Recipe("btyd"),
+)
 
 
 def _booster(random_state: int, **params: Any) -> HistGradientBoostingClassifier:
@@ -160,6 +168,8 @@ def make_scorer(kind: str, random_state: int = 0, **params: Any) -> Any:
         return _booster(random_state, **params)
     if kind == "logistic":
         return _logistic(**params)
+    if kind == "btyd":
+        return BTYDModel(random_state=random_state, **params)
     raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(KINDS)})")
 
 
@@ -197,6 +207,13 @@ class RecentlyCalibrated(ClassifierMixin, BaseEstimator):
     def _scorer(self) -> Any:
         return make_scorer(self.kind, self.random_state, **(self.params or {}))
 
+    def _fit_scorer(self, X: np.ndarray, y: np.ndarray, as_of: np.ndarray) -> Any:
+        # The buy-till-you-die model learns from the latest cross-section of order
+        # histories, not from labels: it needs the dates.
+        if self.kind == "btyd":
+            return self._scorer().fit(X, y, as_of=as_of)
+        return self._scorer().fit(X, y)
+
     def fit(
         self,
         X: Any,
@@ -224,9 +241,9 @@ class RecentlyCalibrated(ClassifierMixin, BaseEstimator):
                 continue
             if len(np.unique(y[train])) < 2:
                 raise ValueError("too few closes to calibrate: a fold has only one outcome")
-            part = self._scorer().fit(X[train], y[train])
+            part = self._fit_scorer(X[train], y[train], stamps[train])
             scores[test] = part.decision_function(X[window][test])
-        self.scorer_ = self._scorer().fit(X, y)
+        self.scorer_ = self._fit_scorer(X, y, stamps)
         self.calibration_note_: str | None = None
         try:
             self.calibrator_: Platt | None = fit_platt(scores, y[window])

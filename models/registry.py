@@ -44,6 +44,7 @@ from features.policy import DEFAULT, Policy
 from models.calibration import Platt
 from models.learned import TrainedModel
 from models.promotion import MIN_TRAIN_POSITIVES, MIN_TRAIN_ROWS
+from models.revenue import VALUE_FILE, ValueForecast, load_value, save_value
 from models.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,11 @@ class Registry:
     # ------------------------------------------------------------ saving
 
     def save(
-        self, model: TrainedModel, metadata: dict[str, Any], created_at: datetime | None = None
+        self,
+        model: TrainedModel,
+        metadata: dict[str, Any],
+        created_at: datetime | None = None,
+        value: ValueForecast | None = None,
     ) -> str:
         """Store `model` with `metadata` (plus what the registry adds); return its version.
 
@@ -128,6 +133,8 @@ class Registry:
             shutil.rmtree(staging)
         staging.mkdir()
         joblib.dump(model, staging / MODEL_FILE)
+        if value is not None:
+            save_value(value, staging)
         meta = {
             **metadata,
             "version": version,
@@ -136,6 +143,7 @@ class Registry:
             "libraries": library_versions(),
             "feature_names": list(model.feature_names),
             "artifact_sha256": file_sha256(staging / MODEL_FILE),
+            "value_sha256": file_sha256(staging / VALUE_FILE) if value is not None else None,
         }
         (staging / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
         os.rename(staging, self.versions_dir / version)
@@ -205,6 +213,21 @@ class Registry:
             raise RegistryError("its feature list differs from this version's features")
         model.version = version
         return model
+
+    def load_value(self, version: str) -> ValueForecast | None:
+        """The version's expected-revenue forecast; None (the scorer's documented
+        fallback) when it has none, or the file does not match its checksum."""
+        folder = self.versions_dir / version
+        expected = self.metadata(version).get("value_sha256")
+        path = folder / VALUE_FILE
+        if expected is None or not path.is_file():
+            return None
+        if file_sha256(path) != expected:
+            log.warning(
+                "%s: value forecast corrupt (checksum mismatch): using the fallback", version
+            )
+            return None
+        return load_value(folder)
 
     # ------------------------------------------------------------ the fallback
 
@@ -305,7 +328,10 @@ def load_scorer(model_dir: Path | None, policy: Policy = DEFAULT) -> Scorer:
             note = f"no trained model is current in {model_dir}: using the heuristic ({calibrated})"
         else:
             try:
-                return Scorer(registry.load(version), policy, calibration=calibration)
+                model = registry.load(version)
+                return Scorer(
+                    model, policy, calibration=calibration, value=registry.load_value(version)
+                )
             except RegistryError as exc:
                 note = f"model {version} unusable ({exc}): using the heuristic ({calibrated})"
             except Exception as exc:  # a scorer must come back whatever the disk holds

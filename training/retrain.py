@@ -16,6 +16,11 @@ only through the gate (`models.promotion`).
 5. **Fallback**: the scorecard's calibration map, fitted on the latest labelled window,
    is stored beside the models (`Registry.save_fallback`), so the heuristic that scores
    without a model, or a row the model declines, speaks the log's own close rate.
+6. **Value**: the expected-revenue model (`models.revenue`) is backtested at the same
+   origins (`training.value.backtest_value`: revenue total ratio, revenue capture@10%,
+   interval coverage), refit on every labelled row with the backtest's systematic error,
+   and stored with the version (`value.joblib`), so the served probability and the
+   served revenue come from one training run.
 """
 
 from __future__ import annotations
@@ -27,17 +32,20 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from features.policy import DEFAULT, Policy
 from models.heuristic import HeuristicModel
 from models.learned import RECIPES, Recipe, TrainedModel, fit_model
 from models.promotion import Decision, PromotionRule, decide
 from models.registry import Registry, RegistryError
+from models.revenue import UNTESTED, ValueForecast
 from models.scoring import Scorer
 from streams.contract import to_datetime
 from training import backtest
 from training.backtest import Outcome, Plan, Predictor, calibrated_fallback
 from training.dataset import Dataset
+from training.value import ValueBacktest, backtest_value, fit_value
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,9 @@ class RetrainResult:
     model: TrainedModel | None = None  # the refit of the best recipe
     version: str | None = None  # the refit's version, once registered
     promoted: str | None = None
+    value: ValueForecast | None = None  # the expected-revenue refit
+    value_backtest: ValueBacktest | None = None
+    value_note: str | None = None  # why there is no value forecast, or a caveat
 
     def table(self) -> list[dict[str, Any]]:
         """One row per scorer on the backtest, pooled over its origins."""
@@ -245,6 +256,11 @@ def _metadata(
             "labels_complete_to": _iso(data.end),
         },
         "decision": result.decision.to_dict(),
+        "value": {
+            "backtest": None if result.value_backtest is None else result.value_backtest.to_dict(),
+            "forecast": None if result.value is None else result.value.to_dict(),
+            "note": result.value_note,
+        },
         "training_window": {
             "first_as_of": _iso(window.first_as_of),
             "last_as_of": _iso(window.last_as_of),
@@ -255,6 +271,41 @@ def _metadata(
             else "passed the promotion gate"
         ),
     }
+
+
+def _fit_value(result: RetrainResult, data: Dataset) -> None:
+    """Backtest the revenue model at the classifier's origins and refit it (step 6)."""
+    meta = data.meta
+    if "revenue" not in meta:
+        result.value_note = "the data set has no revenue labels"
+        return
+    horizon = data.config.horizon_days
+    revenue = meta["revenue"].to_numpy(dtype=float)
+    orders = meta["orders_next"].to_numpy(dtype=float)
+    owners = meta["owner_rep_id"]
+    if not (revenue > 0).any():
+        result.value_note = "no order in the labelled horizons: no value model"
+        return
+    try:
+        if result.plan.scheme == "walk-forward":
+            origins = [f.origin for f in result.plan.folds]
+            result.value_backtest = backtest_value(
+                data.X, revenue, data.as_of, owners, origins, horizon, orders
+            )
+        else:
+            result.value_note = (
+                "value not backtested: the history is too short for walk-forward origins, "
+                "so its interval carries the untested systematic error"
+            )
+        backtested = result.value_backtest
+        if backtested is None or backtested.per_origin.empty:
+            # Nothing measured the systematic miss: the forecast carries the untested one.
+            backtested = ValueBacktest(
+                horizon, pd.DataFrame(), pd.DataFrame(), UNTESTED, np.empty(0)
+            )
+        result.value = fit_value(data.X, revenue, data.as_of, backtested, horizon, orders)
+    except ValueError as exc:
+        result.value_note = f"no value model: {exc}"
 
 
 def retrain(
@@ -322,9 +373,10 @@ def retrain(
         config.rule,
         same_recipe_as_current=current_recipe == best.recipe,
     )
+    _fit_value(result, data)
     if registry is not None and register:
         meta = _metadata(result, data, served_fallback, seconds)
-        result.version = registry.save(result.model, meta, created_at)
+        result.version = registry.save(result.model, meta, created_at, value=result.value)
         if result.decision.promote:
             registry.promote(result.version)
             result.promoted = result.version

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from closecast.errors import UserError
 from features.policy import Policy
-from models.registry import Registry, load_scorer
-from models.revenue import load_value
+from models.registry import load_scorer
 from models.scoring import Scorer
 from streams.contract import InvalidEvent, parse_as_of
 from streams.replay import Snapshot, replay_files
@@ -90,12 +89,7 @@ def load_snapshot(args: argparse.Namespace) -> Snapshot:
 def make_scorer(args: argparse.Namespace, policy: Policy) -> Scorer:
     if getattr(args, "heuristic_only", False):
         return Scorer(None, policy)
-    scorer = load_scorer(args.model_dir, policy)
-    if scorer.model is not None:
-        # Until the registry stores it: an optional value.joblib beside model.joblib.
-        registry = Registry(args.model_dir)
-        scorer.value = load_value(registry.versions_dir / scorer.model.version)
-    return scorer
+    return load_scorer(args.model_dir, policy)
 
 
 def run_watch(args: argparse.Namespace, policy: Policy) -> None:
