@@ -14,8 +14,13 @@ Like with like. The candidate is compared, on the same walk-forward backtest
   current model's own recipe is its refit on newer labels: it only has to beat the
   fallback.
 
-There is no absolute bar: an ECE of 0.028 against a fallback's 0.13 is a better model,
-and refusing it would make the product serve the worse one. The data minimums stay
+Calibration is judged like ranking, against the other scorer: ECE at most
+`ece_tolerance` above theirs (an ECE over a few thousand backtest rows moves by about
+0.01 from noise alone), or at most `calibrated_enough`, where a probability is good
+enough to allocate by whatever the other scores; and the Brier score (a proper score,
+ranking and calibration together) not worse by more than `max_brier_loss`. There is no
+bar of its own: an ECE of 0.028 against a fallback's 0.13 is a better model, and
+refusing it would make the product serve the worse one. The data minimums stay
 (`min_rows`, `min_positives`): `models.registry` refuses to serve a model below them,
 however it became current.
 
@@ -38,7 +43,9 @@ MIN_TRAIN_POSITIVES: Final = 50
 class PromotionRule:
     min_auc_gain: float = 0.005
     churn_margin: float = 0.005
-    ece_tolerance: float = 0.005
+    ece_tolerance: float = 0.01
+    calibrated_enough: float = 0.03
+    max_brier_loss: float = 0.01  # relative
     max_capture_loss: float = 0.01
     min_rows: int = MIN_TRAIN_ROWS
     min_positives: int = MIN_TRAIN_POSITIVES
@@ -47,7 +54,8 @@ class PromotionRule:
         return (
             f"on the backtest: ROC AUC at least {self.min_auc_gain:+.3f} over the calibrated "
             f"fallback (and {self.churn_margin:+.3f} over the current model's recipe), ECE "
-            f"at most {self.ece_tolerance:+.3f} and capture at top 10% at most "
+            f"at most {self.ece_tolerance:+.3f} above theirs (or at most "
+            f"{self.calibrated_enough:.2f}), Brier not worse, capture at top 10% at most "
             f"{self.max_capture_loss:.2f} below theirs; at least {self.min_rows} training "
             f"rows and {self.min_positives} closes"
         )
@@ -79,11 +87,15 @@ def comparison(
     if not auc >= theirs + margin:
         why.append(f"ROC AUC {auc:.4f} is not {margin:.3f} above {name}'s {theirs:.4f}")
     ece, their_ece = float(candidate["ece"]), float(other["ece"])
-    if math.isnan(ece) or not ece <= their_ece + rule.ece_tolerance:
+    if math.isnan(ece) or not ece <= max(their_ece + rule.ece_tolerance, rule.calibrated_enough):
         why.append(
             f"calibration error {ece:.4f} is more than {rule.ece_tolerance:.3f} above "
-            f"{name}'s {their_ece:.4f}"
+            f"{name}'s {their_ece:.4f} (and above {rule.calibrated_enough:.2f})"
         )
+    if "brier" in candidate and "brier" in other:
+        brier, their_brier = float(candidate["brier"]), float(other["brier"])
+        if math.isnan(brier) or not brier <= their_brier * (1 + rule.max_brier_loss):
+            why.append(f"Brier score {brier:.4f} is worse than {name}'s {their_brier:.4f}")
     cap, their_cap = _value(candidate, "capture_10"), _value(other, "capture_10")
     if not cap >= their_cap - rule.max_capture_loss:
         why.append(f"capture at top 10% {cap:.4f} is below {name}'s {their_cap:.4f}")

@@ -52,10 +52,11 @@ def test_a_better_but_imperfect_model_is_promoted() -> None:
         (scores(0.78, 0.60), None, "the calibrated fallback's"),  # ranks worse
         (scores(0.803, 0.60), None, "the calibrated fallback's"),  # within the margin
         (scores(0.90, 0.50), None, "capture at top 10%"),  # ranks the top tenth worse
-        (scores(0.90, 0.62, ece=0.14), None, "calibration error"),  # worse calibrated
+        (scores(0.90, 0.62, ece=0.16), None, "calibration error"),  # worse calibrated
         (scores(0.90, 0.62), scores(0.91, 0.60), "the current model's recipe"),  # worse
         (scores(0.90, 0.62), scores(0.897, 0.61), "the current model's recipe"),  # margin
-        (scores(0.90, 0.62, 0.02), scores(0.85, 0.60, 0.005), "calibration error"),
+        (scores(0.90, 0.62, 0.045), scores(0.85, 0.60, 0.005), "calibration error"),
+        ({**scores(0.90, 0.62), "brier": 0.05}, {**FALLBACK, "brier": 0.04}, "Brier score"),
         (scores(0.90, 0.58), scores(0.85, 0.60), "below the current model's recipe's"),
     ],
 )
