@@ -57,7 +57,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from features.customer import FEATURE_NAMES
+from features.customer import CAP_DAYS, FEATURE_NAMES
 from models.btyd import BTYDModel
 from models.calibration import Platt, TooFewLabels, fit_platt
 from models.reasons import Term
@@ -65,34 +65,32 @@ from models.wording import topic_terms
 from streams.state import DAY_US
 
 KINDS: Final = ("gbm", "logistic", "btyd")
-# Rows with a bounded feature beyond the training range by more than this share of the
-# range are declined (the fallback scores them): the model never saw anything like them.
-RANGE_MARGIN: Final = 0.5
-# Features with a fixed range: shares, flags and categories. Everything else is a count
-# or a duration that grows with the calendar or with the book (a lead's age, a rep's
-# contacts, orders so far): a model trained on six months has never seen a 400-day-old
-# lead, and declining every such row handed whole populations to the fallback (every row
-# of a nine-month log's holdout). Those are only bounded below: above the training
-# maximum the booster is flat by construction, and the logistic model's inputs are
-# clipped to the training range so it is flat there too. A value that is not finite is
-# declined whatever the feature.
-BOUNDED: Final = frozenset(
-    {
-        "ineffective_share",
-        "portrait_sections",
-        "stage",
-        "clear_need",
-        "quote_open",
-        "dormant",
-        "tier",
-        "never_suspend",
-        "size",
-        "in_pool",
-        "rep_new",
-        "rep_conversion_26w",
-        *(name for name in FEATURE_NAMES if name.startswith("source_")),
-    }
-)
+# What a feature can be at all: a row with a value outside its domain (a negative count,
+# a tier of 9, a share above 1) or not finite is garbage, and is declined (the fallback
+# scores it). A value the model merely never saw is served: above the training maximum
+# the booster is flat by construction and the logistic model's inputs are clipped to the
+# training range, so it is flat there too. (A guard on the training range declined whole
+# populations: a model trained on a young log had seen reps' 26-week conversion only up
+# to 3%, and declined 31% of the book three months later; counts and durations grow with
+# the calendar and the book.) Unlisted features are counts, durations or logs of
+# amounts: zero or more.
+_FLAG: Final = (0.0, 1.0)
+DOMAINS: Final[dict[str, tuple[float, float]]] = {
+    "ineffective_share": _FLAG,
+    "rep_conversion_26w": _FLAG,
+    "portrait_sections": (0.0, 6.0),
+    "stage": (0.0, 4.0),
+    "tier": (0.0, 2.0),
+    "size": (0.0, 3.0),
+    "need_due_days": (-CAP_DAYS, CAP_DAYS),
+    **{
+        name: _FLAG
+        for name in FEATURE_NAMES
+        if name.startswith("source_")
+        or name in ("clear_need", "quote_open", "dormant", "never_suspend", "in_pool", "rep_new")
+    },
+}
+_ANY_AMOUNT: Final = (0.0, np.inf)
 _GRID: Final = 32  # partial-dependence grid points per feature
 _REFERENCE_ROWS: Final = 400
 
@@ -385,7 +383,7 @@ class TrainedModel:
 
     recipe: Recipe
     estimator: RecentlyCalibrated
-    lo: np.ndarray  # accepted range (see `accepts`)
+    lo: np.ndarray  # each feature's domain (see `accepts` and `DOMAINS`)
     hi: np.ndarray
     # None for a model fitted only to be graded (the backtest's): it never gives reasons.
     contributions: LinearContributions | DependenceContributions | None
@@ -412,7 +410,7 @@ class TrainedModel:
         return self.estimator.raw_decision(self._inputs(X))
 
     def accepts(self, X: np.ndarray) -> np.ndarray:
-        """Rows whose every feature is finite and inside the widened training range."""
+        """Rows whose every feature is finite and inside its domain (`DOMAINS`)."""
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             return np.zeros(X.shape[0] if X.ndim else 0, dtype=bool)
         # NaN compares False; inf needs its own test where the range is open above.
@@ -457,7 +455,6 @@ def fit_model(
     y: np.ndarray,
     as_of: np.ndarray,
     groups: Sequence[str] | np.ndarray,
-    margin: float = RANGE_MARGIN,
     explain: bool = True,
 ) -> TrainedModel:
     """Fit `recipe` on the labelled rows given and wrap it with its ranges and reasons
@@ -471,9 +468,8 @@ def fit_model(
         X, y, as_of=as_of, groups=groups
     )
     seen_lo, seen_hi = X.min(axis=0), X.max(axis=0)
-    width = seen_hi - seen_lo
-    lo, hi = seen_lo - margin * width, seen_hi + margin * width
-    hi[[j for j, name in enumerate(FEATURE_NAMES) if name not in BOUNDED]] = np.inf
+    lo = np.array([DOMAINS.get(name, _ANY_AMOUNT)[0] for name in FEATURE_NAMES])
+    hi = np.array([DOMAINS.get(name, _ANY_AMOUNT)[1] for name in FEATURE_NAMES])
     window = recent_window(as_of, estimator.window_share)
     trained = TrainingWindow(
         int(as_of.min()),
