@@ -10,6 +10,8 @@ Layout of a model directory:
     fallback.json                      the heuristic's calibration map to the log's close
                                        rate (`models.calibration.Platt`), or why there is
                                        none; written by every `closecast train`
+    drift.json                         the drift watch's checks, oldest first, append-only
+                                       (`training/drift.py`)
 
 A version is written to a temporary directory and renamed into place, and pointer files
 are replaced atomically, so a crash never leaves a half-written current model.
@@ -54,6 +56,7 @@ META_FILE: Final = "metadata.json"
 CURRENT_FILE: Final = "current"
 HISTORY_FILE: Final = "history.json"
 FALLBACK_FILE: Final = "fallback.json"
+DRIFT_FILE: Final = "drift.json"
 
 
 class RegistryError(Exception):
@@ -260,6 +263,22 @@ class Registry:
             return Platt.from_dict(data), "heuristic calibrated on the log's labelled history"
         except (KeyError, TypeError, ValueError):
             return None, f"heuristic not calibrated: {path.name} malformed"
+
+    # ------------------------------------------------------------ the drift history
+
+    def drift_history(self) -> list[dict[str, Any]]:
+        """Every drift check recorded, oldest first (none: an empty list)."""
+        try:
+            items = json.loads((self.root / DRIFT_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+    def record_drift(self, record: dict[str, Any]) -> None:
+        """Append one check; earlier ones are never rewritten."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        items = [*self.drift_history(), record]
+        _write_atomic(self.root / DRIFT_FILE, json.dumps(items, indent=2) + "\n")
 
     # ------------------------------------------------------------ pointers
 

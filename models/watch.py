@@ -15,7 +15,14 @@ import logging
 from pathlib import Path
 
 from features.policy import DEFAULT, Policy
-from models.registry import FALLBACK_FILE, META_FILE, MODEL_FILE, Registry, load_scorer
+from models.registry import (
+    FALLBACK_FILE,
+    META_FILE,
+    MODEL_FILE,
+    Registry,
+    RegistryError,
+    load_scorer,
+)
 from models.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -63,9 +70,25 @@ class ModelWatch:
         self.scorer.heuristic = fresh.heuristic  # its calibration may have changed
         self.scorer.fallback_note = fresh.fallback_note
         if self.scorer.name != before:
-            log.warning("now scoring with %s (was %s)", self.scorer.name, before)
+            log.warning("now scoring with %s (was %s)%s", self.scorer.name, before, self._why())
             return True
         return False
+
+    def _why(self) -> str:
+        """What the registry says about the change (a drift watch's recalibration, or its
+        hand-over to the fallback), for the worker's log."""
+        if self.model_dir is None:
+            return ""
+        registry = Registry(self.model_dir)
+        version = registry.current()
+        if version is not None:
+            try:
+                meta = registry.metadata(version)
+            except RegistryError:
+                return ""
+            return f": {meta['note']}" if meta.get("recalibrated_from") else ""
+        last = registry.drift_history()[-1:] or [{}]
+        return f": {last[0]['note']}" if last[0].get("action") == "fallback" else ""
 
 
 def _stamp(path: Path) -> FileStamp:

@@ -21,14 +21,13 @@ the worker's log (when the current version changes) report.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +41,6 @@ from training.dataset import DatasetConfig, build_dataset, read_events
 from training.evaluate import metrics
 
 log = logging.getLogger(__name__)
-
-DRIFT_FILE: Final = "drift.json"
 
 
 @dataclass(frozen=True)
@@ -92,19 +89,11 @@ class DriftRecord:
 
 
 def history(registry: Registry) -> list[dict[str, Any]]:
-    try:
-        items = json.loads((registry.root / DRIFT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    return registry.drift_history()
 
 
 def _append(registry: Registry, record: DriftRecord) -> None:
-    items = [*history(registry), record.to_dict()]
-    path = registry.root / DRIFT_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(items, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    registry.record_drift(record.to_dict())
 
 
 def _iso(ts: int) -> str:
