@@ -1,6 +1,7 @@
 """The contact event contract (version 1): parsing and validation.
 
-`../shared/contract/events.md` is the source of truth. Outside tools write this format,
+`docs/contract/events.md` (the project's copy of the contract, version 1, with its JSON
+Schema `events.schema.json`) is the source of truth. Outside tools write this format,
 so the parser accepts exactly what the contract allows and requires nothing more:
 unknown extra fields are ignored, `rep_id` may be null where the contract allows it,
 `schema_version` defaults to 1. Anything else is an `InvalidEvent` whose message names

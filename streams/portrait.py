@@ -2,7 +2,7 @@
 
 The per-customer state (`streams.state`) knows only which sections are known; the values
 live here, apart, because `deep` and `extended` hold personal and internal information
-that only a few people may read (DOMAIN.md, principle 4). Keeping them out of the state
+that only a few people may read (`docs/domain.md`, principle 4). Keeping them out of the state
 keeps them out of everything derived from it: changelogs, scores, exports, call lists.
 Whoever serves this store decides who reads what (see `web.access`).
 

@@ -1,4 +1,4 @@
-"""The event contract (`shared/contract/events.md`): what is accepted, and every way to fail.
+"""The event contract (`docs/contract/events.md`): what is accepted, and every way to fail.
 
 A rejection's reason must NAME the field (`<field>: ...`, with `event:` for problems of
 the whole line) and must never echo a portrait field value.

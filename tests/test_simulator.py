@@ -2,7 +2,7 @@
 
 Every number here is computed straight from the written JSONL (no other closecast module
 is used), so the tests check what consumers of the log will actually see. The calibration
-targets are those of the domain text (shared DOMAIN.md): new reps close 1-5 % of leads,
+targets are those of the domain text (`docs/domain.md`): new reps close 1-5 % of leads,
 a deal takes at least 12 effective contacts over 3-6 months, 1-2 contacts a month without
 a clear need, the twelve-contact suspension rule, 10-15 % yearly rep turnover.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gc
 import json
-import os
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -33,6 +32,10 @@ SMALL = SimulationConfig(customers=300, reps=8, days=180, seed=11)
 CALIBRATION = SimulationConfig(customers=4000, reps=40, days=540, seed=7)
 # Two years of a larger team, few customers: turnover is a property of the roster.
 TURNOVER = SimulationConfig(customers=100, reps=60, days=730, seed=5)
+
+# The project's own copy of the contract (version 1), found from the repository's root.
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
+CONTRACT_SCHEMA = REPO / "docs" / "contract" / "events.schema.json"
 
 EFFECTIVE_RULE = 12
 NEW_REP_DAYS = 180
@@ -292,10 +295,7 @@ def test_every_line_follows_the_contract(small: Log) -> None:
 
 
 def test_every_line_validates_against_the_json_schema(small: Log) -> None:
-    # The contract lives in the steering repo's shared/, laid beside this repo (also in CI).
-    here = Path(__file__).resolve().parents[1]
-    contract = Path(os.environ.get("CLOSECAST_CONTRACT_DIR", here.parent / "shared" / "contract"))
-    schema_file = contract / "events.schema.json"
+    schema_file = CONTRACT_SCHEMA
     assert schema_file.exists(), f"the event contract is missing: {schema_file}"
     validator = jsonschema.Draft202012Validator(json.loads(schema_file.read_text()))
     errors = [
