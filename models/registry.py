@@ -29,18 +29,17 @@ import shutil
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import joblib
-import numpy as np
-import sklearn
-from sklearn.exceptions import InconsistentVersionWarning
-
-from features.customer import FEATURE_NAMES
 from features.policy import DEFAULT, Policy
-from models.learned import TrainedModel
 from models.promotion import MIN_TRAIN_POSITIVES, MIN_TRAIN_ROWS
-from models.scoring import Scorer
+
+if TYPE_CHECKING:
+    from models.learned import TrainedModel
+    from models.scoring import Scorer
+
+# scikit-learn, joblib, numpy and the features are imported where a model is saved, checked
+# or loaded, so that listing the registry (`closecast models list`) starts fast.
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,10 @@ class RegistryError(Exception):
 
 
 def library_versions() -> dict[str, str]:
+    import joblib
+    import numpy as np
+    import sklearn
+
     return {
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
@@ -122,6 +125,8 @@ class Registry:
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir()
+        import joblib
+
         joblib.dump(model, staging / MODEL_FILE)
         meta = {
             **metadata,
@@ -162,6 +167,8 @@ class Registry:
 
     def check(self, version: str) -> dict[str, Any]:
         """The metadata, if the model's description allows serving it; else RegistryError."""
+        from features.customer import FEATURE_NAMES
+
         meta = self.metadata(version)
         why = incompatibility(meta.get("libraries") or {})
         if why:
@@ -179,6 +186,12 @@ class Registry:
 
     def load(self, version: str) -> TrainedModel:
         """The model, after every check in the module doc; RegistryError if unusable."""
+        import joblib
+        from sklearn.exceptions import InconsistentVersionWarning
+
+        from features.customer import FEATURE_NAMES
+        from models.learned import TrainedModel
+
         meta = self.check(version)
         path = self.versions_dir / version / MODEL_FILE
         if not path.is_file():
@@ -250,6 +263,8 @@ class Registry:
 def load_scorer(model_dir: Path | None, policy: Policy = DEFAULT) -> Scorer:
     """A scorer with the current model, or the heuristic alone (and one warning) if none
     can be trusted; never raises for a bad model directory."""
+    from models.scoring import Scorer
+
     if model_dir is None:
         note = "no model directory given: using the heuristic"
     else:

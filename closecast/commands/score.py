@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from closecast.commands.common import add_log_args, add_model_args, load_snapshot, make_scorer
-from features.policy import Policy
-from models.scoring import score_snapshot
 
 
 def register(sub: Any) -> None:
@@ -21,6 +19,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.policy import Policy
+    from models.scoring import score_snapshot
+
     policy = Policy.from_env()
     snapshot = load_snapshot(args)
     scorer = make_scorer(args, policy)
