@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.logs import million_event_log
-from streams.replay import replay_files
+from streams.embedded.replay import replay_files
 
 
 def _plain_loop(path: Path) -> tuple[int, float]:

@@ -46,7 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 from features.customer import FEATURE_NAMES, INDEX
 from models.reasons import Term
 from models.wording import topic_terms
-from streams.state import DAY_US
+from streams.core.state import DAY_US
 
 KINDS: Final = ("gbm", "logistic")
 # Rows with a feature beyond the training range by more than this share of the range are

@@ -19,8 +19,8 @@ from features.policy import DEFAULT, Policy
 from models.heuristic import HeuristicModel
 from models.reasons import Term, explain
 from models.value import expected_value
-from streams.replay import Snapshot
-from streams.state import CustomerState
+from streams.core.snapshot import Snapshot
+from streams.core.state import CustomerState
 
 SCORE_COLUMNS = (
     "customer_id",

@@ -23,8 +23,8 @@ from models.heuristic import HeuristicModel
 from models.learned import KINDS, TrainedModel, fit_model
 from models.promotion import Decision, PromotionRule, decide
 from models.registry import Registry, RegistryError
-from streams.contract import to_datetime, to_ts
-from streams.state import DAY_US
+from streams.core.contract import to_datetime, to_ts
+from streams.core.state import DAY_US
 from training.dataset import Dataset
 from training.evaluate import Metrics, Split, metrics, time_split
 

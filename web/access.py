@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from streams.state import CustomerState
+from streams.core.state import CustomerState
 from web.ledger import Ledger
 from web.users import User
 

@@ -19,8 +19,8 @@ from planning.book import Book, build_book
 from planning.dormant import dormant_table
 from planning.funnel import funnel_by_rep
 from planning.pool import pool_table, recommend
-from streams.contract import to_datetime
-from streams.state import CustomerState, RepState
+from streams.core.contract import to_datetime
+from streams.core.state import CustomerState, RepState
 from web.charts import plot
 from web.context import Caller, Services
 from web.errors import HttpError, forbidden, not_found

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from closecast.errors import UserError
-from streams.contract import InvalidEvent, parse_as_of
-from streams.settings import SettingsError
+from streams.core.contract import InvalidEvent, parse_as_of
+from streams.worker.settings import SettingsError
 
 if TYPE_CHECKING:
     from features.policy import Policy
     from models.scoring import Scorer
-    from streams.replay import Snapshot
+    from streams.core.snapshot import Snapshot
 
 # Every command module imports this one to build its parser, before any command runs: the
 # replay and the models are imported by the functions that use them, so `closecast --help`
@@ -71,7 +71,7 @@ def as_of_arg(text: str | None) -> int | None:
 
 
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
-    from streams.replay import replay_files
+    from streams.embedded.replay import replay_files
 
     for path in args.files:
         if not path.is_file():

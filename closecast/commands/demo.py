@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from models.scoring import score_snapshot
     from planning.calllist import build_call_lists
     from planning.summary import summarise
-    from streams.contract import to_datetime
-    from streams.replay import replay_files
+    from streams.core.contract import to_datetime
+    from streams.embedded.replay import replay_files
     from training.simulator import SimulationConfig, write_log
 
     started = time.perf_counter()

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ingest.mapping import MappingError, load_mapping
     from ingest.sheet import SheetError, read_sheet
     from ingest.spreadsheet import translate
-    from streams.log import append_events
+    from streams.core.log import append_events
 
     for path in (args.sheet, args.mapping):
         if not path.is_file():

@@ -20,10 +20,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.app import MAX_MESSAGE_BYTES
-    from streams.producer import ensure_topic, send_files
-    from streams.settings import StreamSettings
-    from streams.topics import KEPT_FOREVER
+    from streams.worker.app import MAX_MESSAGE_BYTES
+    from streams.worker.producer import ensure_topic, send_files
+    from streams.worker.settings import StreamSettings
+    from streams.worker.topics import KEPT_FOREVER
 
     for path in args.files:
         if not path.is_file():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from closecast.commands.common import DEFAULT_MODEL_DIR, add_log_args, as_of_arg
 from closecast.errors import UserError
-from streams.contract import to_datetime
+from streams.core.contract import to_datetime
 
 if TYPE_CHECKING:
     from features.policy import Policy

@@ -27,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
 
     from features.policy import Policy
     from models.watch import ModelWatch
-    from streams.app import MAX_MESSAGE_BYTES, build, settle_heap
-    from streams.settings import SettingsError, StreamSettings
-    from streams.topics import create_topics
+    from streams.worker.app import MAX_MESSAGE_BYTES, build, settle_heap
+    from streams.worker.settings import SettingsError, StreamSettings
+    from streams.worker.topics import create_topics
 
     try:
         settings = StreamSettings.from_env(web_port=args.web_port, data_dir=args.data_dir)
