@@ -78,6 +78,11 @@ PATHS: dict[str, str] = {
     "streams/broker/pom.xml": "tools/broker/pom.xml",
 }
 
+# Tests named in prose by their old place (tests/test_x.py -> tests/unit/test_x.py).
+for _tier in ("unit", "property"):
+    for _test in sorted((REPO / "tests" / _tier).glob("test_*.py")):
+        PATHS.setdefault(f"tests/{_test.name}", f"tests/{_tier}/{_test.name}")
+
 TEXT = (
     ".py",
     ".md",

@@ -46,33 +46,29 @@ Two fixes, each a small wrapper around faust's own method:
   one partition's events missing after a worker was killed twice early in a log (the
   second start joined the group while the dead member still held partitions).
 
-`apply` refuses other faust versions, whose recovery it was not checked against.
+`apply` refuses other versions of faust, mode and aiokafka than those its fixes were read
+against (`streams.worker.internals.check_versions`), and reaches every private name it
+uses through `streams.worker.internals`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any
 
-import faust
+from streams.worker import internals
 
 log = logging.getLogger(__name__)
-
-CHECKED_VERSIONS: Final = ("0.15.",)
 
 
 def apply() -> None:
     """Install the fix, once per process (idempotent).
 
     It patches the class: the app's flow control is made later, on the worker's event
-    loop. Raises RuntimeError on a faust version the fix was not checked against.
+    loop. Raises RuntimeError on library versions the fix was not checked against.
     """
-    if not faust.__version__.startswith(CHECKED_VERSIONS):
-        raise RuntimeError(
-            f"streams/worker/faustfix.py was checked against faust-streaming {CHECKED_VERSIONS}, "
-            f"not {faust.__version__}: re-check its recovery fix, then update it"
-        )
+    internals.check_versions()
     keep_running_queues()
     seek_uncommitted_to_start()
     rewind_jumps()
@@ -81,55 +77,52 @@ def apply() -> None:
 
 def keep_running_queues() -> None:
     """`FlowControlEvent.resume()` clears the queues only when the flow was suspended."""
-    from mode.utils.queues import FlowControlEvent
 
-    if getattr(FlowControlEvent, "_keeps_running_queues", False):
-        return
-    resume = FlowControlEvent.resume
+    def without_dropping(resume: Any) -> Any:
+        def resume_without_dropping(self: Any) -> None:
+            if self.is_active():
+                return  # running already: what the queues hold belongs to this assignment
+            resume(self)
 
-    def resume_without_dropping(self: Any) -> None:
-        if self.is_active():
-            return  # running already: what the queues hold belongs to this assignment
-        resume(self)
+        return resume_without_dropping
 
-    FlowControlEvent.resume = resume_without_dropping  # type: ignore[method-assign]
-    FlowControlEvent._keeps_running_queues = True  # type: ignore[attr-defined]
+    internals.replace_method(
+        internals.flow_control_class(), "resume", without_dropping, "_keeps_running_queues"
+    )
 
 
 def seek_uncommitted_to_start() -> None:
     """`Consumer.perform_seek()` also seeks each partition without a committed offset
     (of a topic whose offsets are committed) to its start."""
-    from faust.transport.consumer import Consumer
 
-    if getattr(Consumer, "_seeks_uncommitted_to_start", False):
-        return
-    perform_seek = Consumer.perform_seek
+    def uncommitted_too(perform_seek: Any) -> Any:
+        async def perform_seek_uncommitted_too(self: Any) -> None:
+            await perform_seek(self)
+            for tp in self.assignment():
+                # After faust's seek the read offset is the committed one: none (or 0)
+                # means aiokafka was not sought at all.
+                if not internals.read_offset(self, tp) and self.app.topics.acks_enabled_for(
+                    tp.topic
+                ):
+                    await self.seek(tp, 0)
 
-    async def perform_seek_uncommitted_too(self: Any) -> None:
-        await perform_seek(self)
-        for tp in self.assignment():
-            # After faust's seek the read offset is the committed one: none (or 0) means
-            # aiokafka was not sought at all.
-            if not self._read_offset.get(tp) and self.app.topics.acks_enabled_for(tp.topic):
-                await self.seek(tp, 0)
+        return perform_seek_uncommitted_too
 
-    Consumer.perform_seek = perform_seek_uncommitted_too  # type: ignore[method-assign]
-    Consumer._seeks_uncommitted_to_start = True  # type: ignore[attr-defined]
+    internals.replace_method(
+        internals.consumer_class(), "perform_seek", uncommitted_too, "_seeks_uncommitted_to_start"
+    )
 
 
 def rewind_jumps() -> None:
     """`Consumer.getmany()` never hands out a message past a jump; it rewinds instead."""
-    from faust.transport.consumer import Consumer
 
-    if getattr(Consumer, "_rewinds_jumps", False):
-        return
-    getmany = Consumer.getmany
+    def jumps_rewound(getmany: Any) -> Any:
+        def getmany_without_jumps(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+            return without_jumps(self, getmany(self, timeout))
 
-    def getmany_without_jumps(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
-        return without_jumps(self, getmany(self, timeout))
+        return getmany_without_jumps
 
-    Consumer.getmany = getmany_without_jumps  # type: ignore[method-assign]
-    Consumer._rewinds_jumps = True  # type: ignore[attr-defined]
+    internals.replace_method(internals.consumer_class(), "getmany", jumps_rewound, "_rewinds_jumps")
 
 
 async def without_jumps(
@@ -143,7 +136,7 @@ async def without_jumps(
     async for tp, message in messages:
         if tp in rewound:
             continue
-        read = consumer._read_offset.get(tp)
+        read = internals.read_offset(consumer, tp)
         # faust's own test for a gap (`Consumer._drain_messages`), on acknowledged topics
         if read and message.offset - read > 1 and consumer.app.topics.acks_enabled_for(tp.topic):
             log.warning(
@@ -162,10 +155,6 @@ async def without_jumps(
 
 def no_gaps_acknowledged() -> None:
     """`Consumer._add_gap()` records nothing: only folded messages are acknowledged."""
-    from faust.transport.consumer import Consumer
-
-    if getattr(Consumer, "_acknowledges_no_gaps", False):
-        return
 
     async def add_no_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
         log.warning(
@@ -177,5 +166,6 @@ def no_gaps_acknowledged() -> None:
             offset_to - 1,
         )
 
-    Consumer._add_gap = add_no_gap  # type: ignore[method-assign]
-    Consumer._acknowledges_no_gaps = True  # type: ignore[attr-defined]
+    internals.replace_method(
+        internals.consumer_class(), "_add_gap", lambda _: add_no_gap, "_acknowledges_no_gaps"
+    )

@@ -27,20 +27,21 @@ from typing import Any
 
 from mode.services import WaitResults
 
+from streams.worker import internals
+
 
 def apply() -> None:
-    """Install the hand-off on faust's consumer class, once per process (idempotent)."""
-    from faust.transport.consumer import Consumer
+    """Install the hand-off on faust's consumer class, once per process (idempotent).
+    Raises RuntimeError on library versions it was not checked against."""
+    internals.check_versions()
 
-    if getattr(Consumer, "_hands_off_inline", False):
-        return
-    wait_first = Consumer.wait_first
+    def inline(wait_first: Any) -> Any:
+        async def wait_first_inline(self: Any, *coros: Any, timeout: Any = None) -> WaitResults:
+            return await first_inline(self, wait_first, coros, timeout)
 
-    async def wait_first_inline(self: Any, *coros: Any, timeout: Any = None) -> WaitResults:
-        return await first_inline(self, wait_first, coros, timeout)
+        return wait_first_inline
 
-    Consumer.wait_first = wait_first_inline  # type: ignore[method-assign]
-    Consumer._hands_off_inline = True  # type: ignore[attr-defined]
+    internals.replace_method(internals.consumer_class(), "wait_first", inline, "_hands_off_inline")
 
 
 async def first_inline(service: Any, wait_first: Any, coros: Any, timeout: Any) -> WaitResults:
@@ -52,7 +53,7 @@ async def first_inline(service: Any, wait_first: Any, coros: Any, timeout: Any) 
         waiting_on = first.send(None)
     except StopIteration as finished:
         _close(coros[1:])
-        if service._stopped.is_set() or service._crashed.is_set():
+        if internals.stopped_or_crashed(service):
             return WaitResults([], [], True)
         return WaitResults([first], [finished.value], False)
     except BaseException:

@@ -6,7 +6,8 @@ table write and send: counters, timestamps and latency deques behind its `/stats
 streams/README.md). At thousands of events a second that bookkeeping was time the fold
 could use. Kept: the one record faust itself reads back, the time a partition's stream
 last took an event (its "slow processing" warnings), and the commit and rebalance hooks,
-which run once a second or less.
+which run once a second or less. The hooks it overrides, and their signatures, are listed
+in `streams.worker.internals.USED` (checked by its unit test).
 """
 
 from __future__ import annotations

@@ -30,10 +30,9 @@ from typing import Any, Final
 
 import faust
 import orjson
-import rocksdict
-from faust import streams as faust_streams
 
 from streams.core.state import CustomerState, RepState
+from streams.worker import internals
 from streams.worker.producer import BatchSent, send_batched
 from streams.worker.settings import StreamSettings
 
@@ -70,11 +69,12 @@ def acting_for(event: Any) -> Iterator[None]:
     from the event being processed. A batch holds events of several partitions, so each
     write names the event (of the key's own partition) it is made for.
     """
-    token = faust_streams._current_event.set(weakref.ref(event))
+    current = internals.current_event()
+    token = current.set(weakref.ref(event))
     try:
         yield
     finally:
-        faust_streams._current_event.reset(token)
+        current.reset(token)
 
 
 class TrackedTable(faust.Table):
@@ -117,25 +117,14 @@ class TrackedTable(faust.Table):
                     store[key] = value
             return
         # faust's RocksDB store, written as its own changelog recovery writes it: one
-        # WriteBatch per partition (faustfix pins the faust version this relies on).
-        batches: dict[int, Any] = {}
-        key_index = store._key_index
-        for key, value, partition in records:
-            batch = batches.get(partition)
-            if batch is None:
-                batch = batches[partition] = rocksdict.WriteBatch(raw_mode=True)
-            batch.put(key, value)
-            key_index[key] = partition
-        for partition, batch in batches.items():
-            store._db_for_partition(partition).write(batch)
+        # WriteBatch per partition.
+        internals.write_rocksdb_batches(store, records)
 
     async def send_records(
         self, topic: str, records: list[tuple[bytes, bytes, int]]
     ) -> list[BatchSent]:
-        # faust's producer wraps aiokafka's, whose batch API it does not pass on
-        # (faustfix pins the faust version this relies on).
-        faust_producer: Any = self.app.producer
-        return await send_batched(faust_producer._ensure_producer(), topic, records)
+        # faust's producer wraps aiokafka's, whose batch API it does not pass on.
+        return await send_batched(internals.aiokafka_producer(self.app), topic, records)
 
     def _persist_offset(self, batch: BatchSent, fut: asyncio.Future[Any]) -> None:
         if not fut.cancelled() and fut.exception() is None:

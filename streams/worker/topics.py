@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import faust
 
+from streams.worker import internals
 from streams.worker.producer import ensure_topic, partition_of, send_batched
 from streams.worker.settings import StreamSettings
 
@@ -54,7 +55,7 @@ class RawSender:
         """Send keyed records as whole producer batches (see `send_batched`), each to
         its key's partition; one delivery future per batch."""
         placed = [(key, value, partition_of(key, self.partitions)) for key, value in records]
-        producer = self.app.producer._ensure_producer()  # the batch API is aiokafka's
+        producer = internals.aiokafka_producer(self.app)  # the batch API is aiokafka's
         return [batch.future for batch in await send_batched(producer, self.name, placed)]
 
 

@@ -30,25 +30,26 @@ Environment:
 ``CLOSECAST_KAFKA_HEAP``
     the broker's maximum heap (default ``512m``).
 
-Readiness is a real Kafka round trip over a plain socket: an ApiVersions request followed
-by a Metadata request that must list the broker itself and an active controller.
+Readiness is a real Kafka round trip: aiokafka's admin client asks the broker for its
+cluster metadata, which must list the broker itself and an active controller.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import dataclasses
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,8 @@ import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from aiokafka.errors import KafkaError
 
 from streams.worker.settings import (
     LOCAL_HOST,
@@ -615,81 +618,50 @@ def log_tail(lines: int = _LOG_TAIL_LINES, since: dict[Path, int] | None = None)
     return "\n".join(parts) if parts else "(the broker wrote no log lines)"
 
 
-# --------------------------------------------------------------------------- protocol
-
-
-def _encode_request(api_key: int, api_version: int, correlation_id: int, body: bytes) -> bytes:
-    client_id = b"closecast-broker-check"
-    header = struct.pack(">hhih", api_key, api_version, correlation_id, len(client_id))
-    payload = header + client_id + body
-    return struct.pack(">i", len(payload)) + payload
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed by the broker")
-        buf.extend(chunk)
-    return bytes(buf)
-
-
-def _round_trip(sock: socket.socket, api_key: int, version: int, cid: int, body: bytes) -> bytes:
-    sock.sendall(_encode_request(api_key, version, cid, body))
-    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
-    response = _recv_exact(sock, size)
-    (got,) = struct.unpack(">i", response[:4])
-    if got != cid:
-        raise ConnectionError(f"correlation id mismatch: sent {cid}, got {got}")
-    return response[4:]
-
-
-def _read_string(buf: bytes, pos: int) -> tuple[str | None, int]:
-    (n,) = struct.unpack_from(">h", buf, pos)
-    pos += 2
-    if n < 0:
-        return None, pos
-    return buf[pos : pos + n].decode(), pos + n
+# --------------------------------------------------------------------------- readiness
 
 
 def probe(bootstrap: str | None = None, timeout: float = 3.0) -> str:
-    """One Kafka round trip against the first bootstrap address; raise if it fails.
-
-    Sends ApiVersions (v0) and Metadata (v1, no topics). The broker counts as ready when
-    Metadata lists at least one broker and an active controller. Returns a short summary.
-    """
+    """Ask the broker at the first bootstrap address for its cluster metadata (aiokafka's
+    admin client); raise if it does not answer. The broker counts as ready when the
+    metadata lists at least one broker and an active controller. Returns a summary."""
     target = (bootstrap or bootstrap_servers()).split(",")[0].strip()
-    host, _, port_text = target.rpartition(":")
-    host = host.strip("[]") or HOST
-    with socket.create_connection((host, int(port_text)), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        body = _round_trip(sock, 18, 0, 1, b"")  # ApiVersions v0
-        (error_code, n_apis) = struct.unpack_from(">hi", body, 0)
-        if error_code != 0:
-            raise ConnectionError(f"ApiVersions error code {error_code}")
-        body = _round_trip(sock, 3, 1, 2, struct.pack(">i", 0))  # Metadata v1, no topics
-        (n_brokers,) = struct.unpack_from(">i", body, 0)
-        pos = 4
-        brokers: list[str] = []
-        for _ in range(n_brokers):
-            (node_id,) = struct.unpack_from(">i", body, pos)
-            b_host, pos = _read_string(body, pos + 4)
-            (b_port,) = struct.unpack_from(">i", body, pos)
-            _rack, pos = _read_string(body, pos + 4)
-            brokers.append(f"{node_id}@{b_host}:{b_port}")
-        (controller_id,) = struct.unpack_from(">i", body, pos)
+    return asyncio.run(asyncio.wait_for(_describe(target, timeout), timeout * 2))
+
+
+async def _describe(target: str, timeout: float) -> str:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=target,
+        client_id="closecast-broker-check",
+        request_timeout_ms=int(timeout * 1000),
+    )
+    # A broker still starting refuses connections: the caller retries and reports what
+    # failed, so aiokafka's own error line for each refused attempt is noise here.
+    client_log = logging.getLogger("aiokafka")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+    finally:
+        await admin.close()
+        client_log.setLevel(level)
+    brokers = [f"{b['node_id']}@{b['host']}:{b['port']}" for b in cluster.get("brokers", [])]
+    controller = cluster.get("controller_id", -1)
     if not brokers:
         raise ConnectionError("metadata lists no brokers yet")
-    if controller_id < 0:
+    if controller is None or controller < 0:
         raise ConnectionError("metadata reports no active controller yet")
-    return f"{n_apis} APIs, brokers {', '.join(brokers)}, controller {controller_id}"
+    cluster_id = cluster.get("cluster_id")
+    return f"cluster {cluster_id}, brokers {', '.join(brokers)}, controller {controller}"
 
 
 def _probe_ok(bootstrap: str | None = None, timeout: float = 3.0) -> tuple[bool, str]:
     try:
         return True, probe(bootstrap, timeout)
-    except (OSError, ConnectionError, struct.error, ValueError) as exc:
+    except (OSError, ConnectionError, ValueError, KafkaError, TimeoutError) as exc:
         return False, f"{type(exc).__name__}: {exc}"
 
 
