@@ -55,6 +55,9 @@ _pack_time: Final = _TIME_STRUCT.pack
 _unpack_last: Final = _TIME_STRUCT.unpack_from
 
 
+_new_week: Final = tuple.__new__
+
+
 def event_digest(event_id: str) -> bytes:
     return blake2b(event_id.encode(), digest_size=8).digest()
 
@@ -337,7 +340,7 @@ def apply_rep_in_place(state: RepState, event: Event, digest: bytes | None = Non
     else:
         index = ts // WEEK_US
         week = state.weeks.get(index, EMPTY_WEEK)
-        week_seen = week[0]
+        week_seen = week.seen
         if week_seen.find(digest) >= 0:  # IdSet.add inlined, as in apply_in_place
             added = IdSet.add(week_seen, digest)
             if added is None:
@@ -387,7 +390,12 @@ def _rep_week(week: RepWeek, seen: bytes, event: Event) -> RepWeek:
         suspended += 1
     elif kind == "complaint_received":
         complaints += 1
-    return (seen, effective, contacts, leads, quotes, deals, total, losses, suspended, complaints)
+    # tuple.__new__ rather than RepWeek(...): the same value without the generated
+    # __new__'s Python call, once per rep event.
+    return _new_week(
+        RepWeek,
+        (seen, effective, contacts, leads, quotes, deals, total, losses, suspended, complaints),
+    )
 
 
 def merge_rep(into: RepState, other: RepState) -> bool:
@@ -400,7 +408,7 @@ def merge_rep(into: RepState, other: RepState) -> bool:
     """
     common = into.weeks.keys() & other.weeks.keys()
     if not _disjoint(into.profile_seen, other.profile_seen) or not all(
-        _disjoint(into.weeks[w][0], other.weeks[w][0]) for w in common
+        _disjoint(into.weeks[w].seen, other.weeks[w].seen) for w in common
     ):
         return False
     into.profile_seen += other.profile_seen
@@ -428,18 +436,18 @@ def _disjoint(a: bytes, b: bytes) -> bool:
 
 
 def _merge_weeks(a: RepWeek, b: RepWeek) -> RepWeek:
-    total = a[6]
-    for amount in b[6]:  # exact: the sum of both expansions, whatever their order
+    total = a.deal_amounts
+    for amount in b.deal_amounts:  # exact: the sum of both expansions, whatever their order
         total = exact_add(total, amount)
-    return (
-        a[0] + b[0],
-        a[1] + b[1],
-        a[2] + b[2],
-        a[3] + b[3],
-        a[4] + b[4],
-        a[5] + b[5],
+    return RepWeek(
+        a.seen + b.seen,
+        a.effective + b.effective,
+        a.contacts + b.contacts,
+        a.leads + b.leads,
+        a.quotes + b.quotes,
+        a.deals + b.deals,
         total,
-        a[7] + b[7],
-        a[8] + b[8],
-        a[9] + b[9],
+        a.losses + b.losses,
+        a.suspensions + b.suspensions,
+        a.complaints + b.complaints,
     )

@@ -20,7 +20,7 @@ import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -509,21 +509,39 @@ class CustomerState:
         return None
 
 
-# A rep's activity in one week: (seen event-id digests, effective contacts, contacts,
-# leads, quotes, deals, deal amount as an exact sum, losses, suspensions, complaints).
-# Keeping the seen digests per week keeps each update small (a rep logs thousands of
-# events a year) and still recognises a duplicate: a re-sent event falls in its week.
-RepWeek = tuple[bytes, int, int, int, int, int, tuple[float, ...], int, int, int]
-EMPTY_WEEK: Final[RepWeek] = (b"", 0, 0, 0, 0, 0, (), 0, 0, 0)
+class RepWeek(NamedTuple):
+    """A rep's activity in one week.
+
+    Keeping the seen digests per week keeps each update small (a rep logs thousands of
+    events a year) and still recognises a duplicate: a re-sent event falls in its week.
+    A tuple, so a week is replaced, never changed, and shares nothing mutable.
+    """
+
+    seen: bytes  # the 64-bit digests of the events counted in this week
+    effective: int  # effective contacts
+    contacts: int  # all contacts
+    leads: int  # leads created or assigned to the rep
+    quotes: int
+    deals: int
+    deal_amounts: tuple[float, ...]  # the deals' amounts as one exact sum (`exact_add`)
+    losses: int
+    suspensions: int
+    complaints: int
+
+
+EMPTY_WEEK: Final = RepWeek(b"", 0, 0, 0, 0, 0, (), 0, 0, 0)
 _WEEK_FIELD: Final = {
-    "effective": 1,
-    "contacts": 2,
-    "leads": 3,
-    "quotes": 4,
-    "deals": 5,
-    "losses": 7,
-    "suspensions": 8,
-    "complaints": 9,
+    name: RepWeek._fields.index(name)
+    for name in (
+        "effective",
+        "contacts",
+        "leads",
+        "quotes",
+        "deals",
+        "losses",
+        "suspensions",
+        "complaints",
+    )
 }
 
 
@@ -582,12 +600,12 @@ class RepState:
     def week_entry(self, week: int) -> list[Any]:
         """One item of `to_dict()["weeks"]`: the week index, then its activity."""
         w = self.weeks[week]
-        return [week, _b64(IdSet.canonical(w[0])), *w[1:6], list(w[6]), *w[7:]]
+        return [week, _b64(IdSet.canonical(w.seen)), *w[1:6], list(w.deal_amounts), *w[7:]]
 
     @staticmethod
     def week_from_entry(entry: list[Any]) -> tuple[int, RepWeek]:
         week, seen, e, c, le, q, d, total, lo, su, co = entry
-        return week, (base64.b64decode(seen), e, c, le, q, d, tuple(total), lo, su, co)
+        return week, RepWeek(base64.b64decode(seen), e, c, le, q, d, tuple(total), lo, su, co)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RepState:
@@ -658,7 +676,7 @@ class RepState:
     @property
     def deal_value(self) -> float:
         """The total amount of the rep's deals (the exact sum, rounded once)."""
-        return math.fsum(x for w in self.weeks.values() for x in w[6])
+        return math.fsum(x for w in self.weeks.values() for x in w.deal_amounts)
 
     @property
     def active(self) -> bool:
@@ -686,10 +704,10 @@ class RepState:
         effective = leads = quotes = deals = 0
         for week, w in self.weeks.items():
             if first <= week <= last:
-                effective += w[1]
-                leads += w[3]
-                quotes += w[4]
-                deals += w[5]
+                effective += w.effective
+                leads += w.leads
+                quotes += w.quotes
+                deals += w.deals
         return (effective, leads, quotes, deals)
 
 

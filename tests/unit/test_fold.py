@@ -31,6 +31,7 @@ from streams.core.state import (
     CustomerState,
     IdSet,
     RepState,
+    RepWeek,
     exact_add,
     exact_value,
     section_bits,
@@ -829,9 +830,9 @@ def test_a_digest_straddling_two_seen_entries_is_not_a_duplicate() -> None:
     assert s.seen == straddling + digest and s.events == 1
     assert apply_in_place(s, event) is False
     r = RepState("r1")
-    r.weeks[event.ts // WEEK_US] = (straddling, 0, 0, 0, 0, 0, (), 0, 0, 0)
+    r.weeks[event.ts // WEEK_US] = RepWeek(straddling, 0, 0, 0, 0, 0, (), 0, 0, 0)
     assert apply_rep_in_place(r, event) is True
-    assert r.weeks[event.ts // WEEK_US][0] == straddling + digest
+    assert r.weeks[event.ts // WEEK_US].seen == straddling + digest
     assert apply_rep_in_place(r, event) is False
 
 
