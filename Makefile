@@ -21,6 +21,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy
@@ -31,9 +32,9 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed" >&2; exit 1; }
 
-# The Kafka broker's jars, from Maven Central through streams/broker/pom.xml.
+# The Kafka broker's jars, from Maven Central through tools/broker/pom.xml.
 kafka-jars: setup
-	$(BIN)/python -m streams.broker jars
+	$(BIN)/python -m tools.broker jars
 
 # Everything: lint, types, unit, property, live-broker and browser tests, and the short
 # form of the fault, load and bad-input suite (a few minutes). The live tests start the
@@ -54,13 +55,13 @@ bench: setup
 	$(BIN)/python -m bench
 
 kafka-up: setup
-	$(BIN)/python -m streams.broker up
+	$(BIN)/python -m tools.broker up
 
 kafka-down: setup
-	$(BIN)/python -m streams.broker down
+	$(BIN)/python -m tools.broker down
 
 kafka-status: setup
-	$(BIN)/python -m streams.broker status
+	$(BIN)/python -m tools.broker status
 
 clean:
 	rm -rf .closecast .pytest_cache .mypy_cache .ruff_cache

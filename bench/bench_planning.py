@@ -25,8 +25,10 @@ from planning.book import build_book
 from planning.calllist import call_lists
 from planning.manager import build_manager_report
 from planning.report import render
-from streams.replay import Snapshot, collector_paused, replay_files
-from streams.state import WEEK_US, CustomerState
+from streams.core.collector import collector_paused
+from streams.core.snapshot import Snapshot
+from streams.core.state import WEEK_US, CustomerState
+from streams.embedded.replay import replay_files
 
 CUSTOMERS = 1_000_000
 REPS = 100

@@ -2,12 +2,16 @@
 
 Baseline for speed: a plain loop that reads the same file and `json.loads` each line,
 counting them, in one process, measured in the same run right before each replay (the
-machine is shared: adjacent measurements see the same load). The replay is measured as
-`replay_files` runs it by default (split by customer over one process per core) and in
-one process. Memory: the deep size of every customer state of the default replay
-(objects shared between states, such as interned rep ids, counted once), per customer;
-baseline: the average size of one customer's raw events in the log. The process's whole
-traced heap per customer (reps, caches and dict slots included) is reported beside it.
+machine is shared: adjacent measurements see the same load), and the same loop with
+`orjson.loads`. Two logs: our simulator's, and the same events as another tool might
+write them (`bench.logs.foreign_log`: keys in another order, spaces after colons, times
+in UTC to the second, lines shuffled), each replayed and each against both loops. The
+replay is measured as `replay_files` runs it by default (split by customer over one
+process per core) and, on our log, in one process. Memory: the deep size of every
+customer state of the default replay (objects shared between states, such as interned
+rep ids, counted once), per customer; baseline: the average size of one customer's raw
+events in the log. The process's whole traced heap per customer (reps, caches and dict
+slots included) is reported beside it.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from bench.logs import million_event_log
-from streams.replay import replay_files
+import orjson
+
+from bench.logs import foreign_log, million_event_log
+from streams.embedded.replay import replay_files
 
 
 def _plain_loop(path: Path) -> tuple[int, float]:
@@ -33,6 +39,49 @@ def _plain_loop(path: Path) -> tuple[int, float]:
             json.loads(line)
             count += 1
     return count, time.perf_counter() - started
+
+
+def _orjson_loop(path: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    count = 0
+    loads = orjson.loads
+    with path.open("rb") as handle:
+        for line in handle:
+            loads(line)
+            count += 1
+    return count, time.perf_counter() - started
+
+
+def _log_rows(name: str, path: Path) -> list[dict[str, Any]]:
+    """The default replay of `path` beside a json.loads and an orjson loop over it."""
+    lines, plain_s = _plain_loop(path)
+    _, orjson_s = _orjson_loop(path)
+    started, cpu = time.perf_counter(), _cpu_s()
+    snapshot = replay_files([path])
+    replay_s, replay_cpu_s = time.perf_counter() - started, _cpu_s() - cpu
+    events, workers = snapshot.stats.events_read, snapshot.timings["workers"]
+    del snapshot
+    gc.collect()
+    common = {"unit": "events/s", "events": events, "workers": workers, "log": path.name}
+    return [
+        {
+            "name": f"replay_{name}_events_per_s",
+            "value": round(events / replay_s),
+            **common,
+            "wall_s": round(replay_s, 2),
+            "cpu_s": round(replay_cpu_s, 2),
+            "baseline_name": "json_loads_count_loop_lines_per_s (1 process)",
+            "baseline_value": round(lines / plain_s),
+            "target": "value >= 0.5 * baseline",
+        },
+        {
+            "name": f"replay_{name}_vs_orjson_events_per_s",
+            "value": round(events / replay_s),
+            **common,
+            "baseline_name": "orjson_loads_count_loop_lines_per_s (1 process)",
+            "baseline_value": round(lines / orjson_s),
+        },
+    ]
 
 
 def _cpu_s() -> float:
@@ -85,7 +134,10 @@ def run() -> list[dict[str, Any]]:
     seen: set[int] = set()
     per_customer = sum(deep_size(s, seen) for s in snapshot.customers.values()) / customers
     raw_per_customer = path.stat().st_size / customers
+    foreign = foreign_log(path)
+    both = _log_rows("simulator_log", path) + _log_rows("foreign_log", foreign)
     return [
+        *both,
         {
             "name": "replay_events_per_s",
             "value": round(events / replay_s),

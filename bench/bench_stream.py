@@ -35,15 +35,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from bench.logs import million_event_log, simulated_log
-from streams import broker
-from streams.contract import InvalidEvent, parse
-from streams.producer import new_producer, send_lines
-from streams.settings import StreamSettings
+from streams.core.contract import InvalidEvent, parse
+from streams.worker.producer import new_producer, send_lines
+from streams.worker.settings import StreamSettings
+from tools import broker
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the worker harness lives with the tests
 
-from tests.workerproc import WorkerProcess, delete_topics, fresh_app_id, wait_for  # noqa: E402
+from tests.support.workerproc import WorkerProcess, delete_topics, fresh_app_id, wait_for  # noqa: E402
 
 STEADY_RATE = 1000  # events/s
 STEADY_SECONDS = 20

@@ -3,7 +3,7 @@ in the worker's batches and does nothing with them.
 
 Run by `bench/bench_stream.py` as a subprocess, on a topic already filled:
 `python -m bench.faust_ceiling APP_ID TOPIC PARTITIONS EXPECTED`. It builds the app exactly
-as the worker does (`streams.app.create_app`: same consumer and fetch settings, same raw
+as the worker does (`streams.worker.app.create_app`: same consumer and fetch settings, same raw
 schema, faust's recovery fix and the inline hand-off), with a memory store and no
 tables, in a consumer group of its own. Prints one JSON line: the seconds from the first
 batch to the last message, then exits.
@@ -24,10 +24,10 @@ from typing import Any
 import orjson
 
 from closecast.commands.worker import _event_loop, _worker_class
-from streams import faustfix, handoff
-from streams.app import create_app
-from streams.settings import StreamSettings
-from streams.topics import RawSchema
+from streams.worker import faustfix, handoff
+from streams.worker.app import create_app
+from streams.worker.settings import StreamSettings
+from streams.worker.topics import RawSchema
 
 
 def main(app_id: str, topic: str, partitions: int, expected: int) -> None:

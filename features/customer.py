@@ -20,8 +20,8 @@ from typing import Final
 import numpy as np
 
 from features.policy import DEFAULT, Policy
-from streams.contract import SOURCES, to_datetime
-from streams.state import DAY_US, STAGES, CustomerState, RepState
+from streams.core.contract import SOURCES, to_datetime
+from streams.core.state import DAY_US, STAGES, CustomerState, RepState
 
 CAP_DAYS: Final = 730.0
 _TIERS: Final = {"standard": 0.0, "key": 1.0, "vvip": 2.0}

@@ -1,6 +1,6 @@
 """The domain's numbers, in one place, as settings.
 
-Defaults come from `../shared/DOMAIN.md` (the seed text's four principles). Where the text
+Defaults come from `docs/domain.md` (the seed text's four principles). Where the text
 leaves a choice open the default is ours and says so. Override any of them with an
 environment variable `CLOSECAST_<NAME>` (upper case), e.g. `CLOSECAST_HORIZON_DAYS=60`.
 """

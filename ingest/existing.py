@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.log import read_lines
+from streams.core.log import read_lines
 
 
 def known_in_log(path: Path) -> tuple[set[str], set[str]]:

@@ -36,7 +36,7 @@ from datetime import UTC, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from streams.contract import CHANNELS, SIZES, SOURCES, TIERS
+from streams.core.contract import CHANNELS, SIZES, SOURCES, TIERS
 
 ROW_KINDS: Final = ("contacts", "customers")
 FIELDS: Final = {

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from ingest.mapping import BOOLEAN_FIELDS, CHOICES, SheetMapping
 from ingest.sheet import Cell, Sheet, SheetError
-from streams.contract import Event, InvalidEvent, validate
+from streams.core.contract import Event, InvalidEvent, validate
 
 MAX_ID: Final = 64
 MAX_NOTE: Final = 2000

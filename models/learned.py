@@ -62,7 +62,7 @@ from models.btyd import BTYDModel
 from models.calibration import Platt, TooFewLabels, fit_platt
 from models.reasons import Term
 from models.wording import topic_terms
-from streams.state import DAY_US
+from streams.core.state import DAY_US
 
 KINDS: Final = ("gbm", "logistic", "btyd")
 # What a feature can be at all: a row with a value outside its domain (a negative count,

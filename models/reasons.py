@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features.customer import FEATURE_NAMES, INDEX
-from streams.replay import collector_paused
+from streams.core.collector import collector_paused
 
 _TIER_NAMES: Final = ("standard", "key", "vvip")
 _STAGE_NAMES: Final = ("no portrait", "doctor", "teacher", "friend", "brother")

@@ -34,20 +34,19 @@ import shutil
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import joblib
-import numpy as np
-import sklearn
-from sklearn.exceptions import InconsistentVersionWarning
-
-from features.customer import FEATURE_NAMES
 from features.policy import DEFAULT, Policy
-from models.calibration import Platt
-from models.learned import TrainedModel
 from models.promotion import MIN_TRAIN_POSITIVES, MIN_TRAIN_ROWS
-from models.revenue import VALUE_FILE, ValueForecast, load_value, save_value
-from models.scoring import Scorer
+
+if TYPE_CHECKING:
+    from models.calibration import Platt
+    from models.learned import TrainedModel
+    from models.revenue import ValueForecast
+    from models.scoring import Scorer
+
+# scikit-learn, joblib, numpy and the features are imported where a model is saved, checked
+# or loaded, so that listing the registry (`closecast models list`) starts fast.
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,7 @@ CURRENT_FILE: Final = "current"
 HISTORY_FILE: Final = "history.json"
 FALLBACK_FILE: Final = "fallback.json"
 DRIFT_FILE: Final = "drift.json"
+VALUE_NAME: Final = "value.joblib"  # models.revenue.VALUE_FILE (not imported: it is heavy)
 
 
 class RegistryError(Exception):
@@ -64,6 +64,10 @@ class RegistryError(Exception):
 
 
 def library_versions() -> dict[str, str]:
+    import joblib
+    import numpy as np
+    import sklearn
+
     return {
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
@@ -135,8 +139,12 @@ class Registry:
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir()
+        import joblib
+
         joblib.dump(model, staging / MODEL_FILE)
         if value is not None:
+            from models.revenue import save_value
+
             save_value(value, staging)
         meta = {
             **metadata,
@@ -146,7 +154,7 @@ class Registry:
             "libraries": library_versions(),
             "feature_names": list(model.feature_names),
             "artifact_sha256": file_sha256(staging / MODEL_FILE),
-            "value_sha256": file_sha256(staging / VALUE_FILE) if value is not None else None,
+            "value_sha256": file_sha256(staging / VALUE_NAME) if value is not None else None,
         }
         (staging / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
         os.rename(staging, self.versions_dir / version)
@@ -178,6 +186,8 @@ class Registry:
 
     def check(self, version: str) -> dict[str, Any]:
         """The metadata, if the model's description allows serving it; else RegistryError."""
+        from features.customer import FEATURE_NAMES
+
         meta = self.metadata(version)
         why = incompatibility(meta.get("libraries") or {})
         if why:
@@ -195,6 +205,12 @@ class Registry:
 
     def load(self, version: str) -> TrainedModel:
         """The model, after every check in the module doc; RegistryError if unusable."""
+        import joblib
+        from sklearn.exceptions import InconsistentVersionWarning
+
+        from features.customer import FEATURE_NAMES
+        from models.learned import TrainedModel
+
         meta = self.check(version)
         path = self.versions_dir / version / MODEL_FILE
         if not path.is_file():
@@ -220,9 +236,11 @@ class Registry:
     def load_value(self, version: str) -> ValueForecast | None:
         """The version's expected-revenue forecast; None (the scorer's documented
         fallback) when it has none, or the file does not match its checksum."""
+        from models.revenue import load_value
+
         folder = self.versions_dir / version
         expected = self.metadata(version).get("value_sha256")
-        path = folder / VALUE_FILE
+        path = folder / VALUE_NAME
         if expected is None or not path.is_file():
             return None
         if file_sha256(path) != expected:
@@ -260,6 +278,8 @@ class Registry:
             data = record["calibration"]
             if data is None:
                 return None, str(record.get("note") or "heuristic not calibrated")
+            from models.calibration import Platt
+
             return Platt.from_dict(data), "heuristic calibrated on the log's labelled history"
         except (KeyError, TypeError, ValueError):
             return None, f"heuristic not calibrated: {path.name} malformed"
@@ -336,6 +356,8 @@ def load_scorer(model_dir: Path | None, policy: Policy = DEFAULT) -> Scorer:
     """A scorer with the current model, or the heuristic alone (and one warning) if none
     can be trusted; never raises for a bad model directory. The heuristic (alone, or for
     rows the model declines) is calibrated with the folder's fallback map when it has one."""
+    from models.scoring import Scorer
+
     calibration: Platt | None = None
     if model_dir is None:
         note = "no model directory given: using the heuristic (not calibrated)"

@@ -42,7 +42,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
 
-from streams.state import DAY_US
+from streams.core.state import DAY_US
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from models.heuristic import HeuristicModel
 from models.reasons import Term, explain
 from models.revenue import ValueForecast
 from models.value import expected_value
-from streams.replay import Snapshot
-from streams.state import DAY_US, CustomerState
+from streams.core.snapshot import Snapshot
+from streams.core.state import DAY_US, CustomerState
 
 SCORE_COLUMNS = (
     "customer_id",

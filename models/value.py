@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from streams.state import CustomerState
+from streams.core.state import CustomerState
 
 # Typical first-order values for a printing/packaging supplier, by company size (our
 # defaults, in the log's currency): used only when the log says nothing better.

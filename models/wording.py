@@ -19,7 +19,7 @@ import numpy as np
 
 from features.customer import CAP_DAYS, INDEX
 from models.reasons import Term
-from streams.contract import SOURCES
+from streams.core.contract import SOURCES
 
 # A condition: (feature, operator, value); None is "otherwise".
 Condition = tuple[str, str, float] | None

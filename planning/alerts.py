@@ -22,7 +22,7 @@ import pandas as pd
 
 from features.policy import DEFAULT, Policy
 from planning.book import Book, iso_time
-from streams.state import DAY_US, WEEK_US, RepState
+from streams.core.state import DAY_US, WEEK_US, RepState
 
 ACTIVITY_COLUMNS = (
     "rep_id",

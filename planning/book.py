@@ -21,9 +21,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from streams.contract import to_datetime
-from streams.replay import collector_paused
-from streams.state import DAY_US, CustomerState, RepState
+from streams.core.collector import collector_paused
+from streams.core.contract import to_datetime
+from streams.core.state import DAY_US, CustomerState, RepState
 
 # "No such time" in the int64 time columns (epoch microseconds); masks say where it applies.
 NEVER: Final = np.iinfo(np.int64).min

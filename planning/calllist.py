@@ -31,7 +31,7 @@ import pandas as pd
 from features.policy import DEFAULT, Policy
 from planning.book import NEVER, Book, build_book
 from planning.dormant import dormant_mask
-from streams.state import DAY_US, CustomerState, RepState
+from streams.core.state import DAY_US, CustomerState, RepState
 
 ACTIONS: Final = ("call", "visit", "invite", "win back")
 FLAGS: Final = (

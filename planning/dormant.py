@@ -12,7 +12,7 @@ import pandas as pd
 
 from features.policy import DEFAULT, Policy
 from planning.book import Book
-from streams.state import DAY_US
+from streams.core.state import DAY_US
 
 DORMANT_COLUMNS = (
     "customer_id",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from models.revenue import ValueForecast
 from planning.book import Book
-from streams.state import RepState
+from streams.core.state import RepState
 
 LEVEL: Final = 0.8
 

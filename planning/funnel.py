@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.policy import DEFAULT, Policy
 from planning.book import Book
-from streams.state import DAY_US, RepState
+from streams.core.state import DAY_US, RepState
 
 COUNTS = ("leads", "contacted", "effective_contacts", "quoted", "deals")
 REP_COLUMNS = (

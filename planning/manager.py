@@ -28,7 +28,7 @@ from planning.funnel import funnel_by_rep, funnel_by_team
 from planning.pipeline import pipeline
 from planning.pool import Recommendation, pool_table, recommend
 from planning.team import turnover
-from streams.state import RepState
+from streams.core.state import RepState
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planning.book import POOL, Book
-from streams.state import STAGES, RepState
+from streams.core.state import STAGES, RepState
 
 DIMENSIONS = ("rep", "team", "source", "stage")
 VALUE_COLUMNS = ("customers", "value", "value_last_week", "change", "change_pct")

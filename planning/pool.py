@@ -30,7 +30,7 @@ import pandas as pd
 from features.policy import DEFAULT, Policy
 from planning.assignment import objective, solve
 from planning.book import Book, iso_time
-from streams.state import DAY_US, RepState
+from streams.core.state import DAY_US, RepState
 
 POOL_COLUMNS = (
     "customer_id",

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from hashlib import blake2b
 
-from streams.contract import Event, InvalidEvent, parse_time, validate
-from streams.state import CustomerState, RepState
+from streams.core.contract import Event, InvalidEvent, parse_time, validate
+from streams.core.state import CustomerState, RepState
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.customer import owner_active
 from features.policy import DEFAULT, Policy
-from streams.state import DAY_US, WEEK_US, CustomerState, RepState
+from streams.core.state import DAY_US, WEEK_US, CustomerState, RepState
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from features.policy import DEFAULT, Policy
-from streams.state import DAY_US, RepState
+from streams.core.state import DAY_US, RepState
 
 TURNOVER_COLUMNS = (
     "team",

@@ -12,8 +12,8 @@ import pytest
 
 from models.learned import Recipe
 from models.registry import Registry
-from streams import broker
-from tests.webworld import LiveServer, World, make_world
+from tests.support.webworld import LiveServer, World, make_world
+from tools import broker
 from training.dataset import Dataset, DatasetConfig, EventSet, build_dataset, read_events
 from training.retrain import RetrainResult, TrainingConfig, retrain
 from training.simulator import SimulationConfig, write_log
@@ -59,9 +59,9 @@ def trained_registry(
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[broker.BrokerInfo]:
-    """The real local Apache Kafka broker (`streams/broker.py`), for live tests.
+    """The real local Apache Kafka broker (`tools/broker/`), for live tests.
 
-    Starts it (idempotent: a broker already up, e.g. after `python -m streams.broker up`,
+    Starts it (idempotent: a broker already up, e.g. after `python -m tools.broker up`,
     is reused) and FAILS the tests that use it, with the tail of the broker log, if it
     does not come up. Nothing is skipped. At the end of the session the broker is stopped
     only if this session started it, so a developer's running broker stays up and CI

@@ -32,8 +32,8 @@ import pandas as pd
 from models.calibration import TooFewLabels, fit_platt
 from models.heuristic import HeuristicModel
 from models.learned import customer_folds, recent_window
-from streams.contract import to_datetime
-from streams.state import DAY_US
+from streams.core.contract import to_datetime
+from streams.core.state import DAY_US
 from training.evaluate import Metrics, metrics, reliability
 
 FOLDS: Final = 4

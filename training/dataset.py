@@ -53,12 +53,12 @@ import pandas as pd
 
 from features.customer import FEATURE_NAMES, feature_matrix, owner_active
 from features.policy import DEFAULT, Policy
-from streams.contract import Event
-from streams.deadletter import DeadLetterFile
-from streams.fold import touches_customer
-from streams.log import decode, read_lines
-from streams.replay import Replayer
-from streams.state import DAY_US, CustomerState
+from streams.core.contract import Event
+from streams.core.deadletter import DeadLetterFile
+from streams.core.fold import touches_customer
+from streams.core.log import decode, read_lines
+from streams.core.state import DAY_US, CustomerState
+from streams.embedded.replay import Replayer
 
 UNLABELLED: Final = -1
 META_COLUMNS: Final = (

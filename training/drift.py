@@ -36,7 +36,7 @@ from models.calibration import Platt, TooFewLabels, fit_platt
 from models.heuristic import HeuristicModel
 from models.registry import Registry, RegistryError
 from models.scoring import Scorer
-from streams.contract import to_datetime, to_ts
+from streams.core.contract import to_datetime, to_ts
 from training.dataset import DatasetConfig, build_dataset, read_events
 from training.evaluate import metrics
 

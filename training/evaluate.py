@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from streams.state import DAY_US
+from streams.core.state import DAY_US
 
 ECE_BINS: Final = 15
 TOP_SHARE: Final = 0.10

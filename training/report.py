@@ -28,8 +28,8 @@ from models.heuristic import HeuristicModel
 from models.learned import TrainedModel
 from models.registry import Registry
 from models.scoring import Scorer
-from streams.contract import to_datetime, to_ts
-from streams.state import DAY_US
+from streams.core.contract import to_datetime, to_ts
+from streams.core.state import DAY_US
 from training.dataset import Dataset
 from training.evaluate import (
     Metrics,

@@ -42,7 +42,7 @@ from models.promotion import Decision, PromotionRule, decide
 from models.registry import Registry, RegistryError
 from models.revenue import UNTESTED, ValueForecast
 from models.scoring import Scorer
-from streams.contract import to_datetime
+from streams.core.contract import to_datetime
 from training import backtest
 from training.backtest import Outcome, Plan, Predictor, calibrated_fallback
 from training.dataset import Dataset

@@ -1,6 +1,6 @@
 """Synthetic contact-event logs for B2B printing/packaging sales teams.
 
-`simulate` yields contract events (see `/work/shared/contract/events.md`) as plain dicts in
+`simulate` yields contract events (see `docs/contract/events.md`) as plain dicts in
 `occurred_at` order; `write_log` writes them as JSON Lines plus a hidden ground-truth file
 (`<log>.truth.csv`) that holds each customer's latent propensity and traits. The log never
 contains the truth, so models must learn it from behaviour.

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from models.revenue import RevenueModel, Systematic, ValueForecast
-from streams.state import DAY_US
+from streams.core.state import DAY_US
 
 LEVEL: Final = 0.8
 TEAM: Final = "__team__"  # the records' group for the whole team

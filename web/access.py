@@ -1,6 +1,6 @@
 """Who may see and change which customer, and who may read the sensitive portrait.
 
-The rules (DOMAIN.md, principle 4, and issue 6):
+The rules (`docs/domain.md`, principle 4, and issue 6):
 
 - a **rep** sees and changes the customers it owns, and sees the public pool, whose
   customers it may claim (a `customer_assigned` to itself); nothing else;
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from streams.state import CustomerState
+from streams.core.state import CustomerState
 from web.ledger import Ledger
 from web.users import User
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from features.customer import FEATURE_NAMES, feature_matrix
-from streams.contract import to_datetime
+from streams.core.contract import to_datetime
 from web.context import Caller, Services
 from web.errors import forbidden
 

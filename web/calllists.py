@@ -18,7 +18,7 @@ import orjson
 from features.policy import Policy
 from planning.book import build_book
 from planning.calllist import CallLine, call_lists
-from streams.contract import to_datetime
+from streams.core.contract import to_datetime
 from web.ledger import Ledger
 
 

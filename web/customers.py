@@ -15,9 +15,9 @@ import orjson
 from features.customer import min_gap_days
 from planning.book import build_book
 from planning.calllist import call_lists
-from streams.contract import SECTIONS, SENSITIVE_SECTIONS, Event, to_datetime
-from streams.deadletter import reject
-from streams.state import DAY_US, CustomerState
+from streams.core.contract import SECTIONS, SENSITIVE_SECTIONS, Event, to_datetime
+from streams.core.deadletter import reject
+from streams.core.state import DAY_US, CustomerState
 from web.context import Caller, Services
 from web.errors import HttpError, forbidden, not_found
 from web.forms import allowed_types, assignment_event

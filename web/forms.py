@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from streams.contract import Event, InvalidEvent, validate
+from streams.core.contract import Event, InvalidEvent, validate
 from web.errors import HttpError
 from web.users import User
 

@@ -1,8 +1,8 @@
 """The ledger: the web layer's in-process read model of every customer.
 
 Both state sources (`web.source`) feed it the same contract events; it folds them with
-the same code the replay and the worker use (`streams.replay.Replayer`, whose fold is
-`streams.fold`), keeps the portrait values in their own store (`streams.portrait`), a
+the same code the replay and the worker use (`streams.embedded.replay.Replayer`, whose fold is
+`streams.core.fold`), keeps the portrait values in their own store (`streams.core.portrait`), a
 short contact history per customer, the score of every customer, and an index of who
 owns whom, so a rep's call list never scans 100,000 customers.
 
@@ -28,11 +28,12 @@ import pandas as pd
 from features.customer import owner_active
 from features.policy import DEFAULT, Policy
 from models.scoring import SCORE_COLUMNS, Scorer, score_states
-from streams.contract import SENSITIVE_SECTIONS, Event, to_ts
-from streams.deadletter import Rejection
-from streams.portrait import Portrait, PortraitStore
-from streams.replay import Replayer, Snapshot
-from streams.state import CustomerState, RepState
+from streams.core.contract import SENSITIVE_SECTIONS, Event, to_ts
+from streams.core.deadletter import Rejection
+from streams.core.portrait import Portrait, PortraitStore
+from streams.core.snapshot import Snapshot
+from streams.core.state import CustomerState, RepState
+from streams.embedded.replay import Replayer
 
 HISTORY_LIMIT: Final = 100
 REFRESH_SLICE: Final = 100  # customers re-scored per slice: ~10 ms of features

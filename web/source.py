@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
-from streams.contract import Event, InvalidEvent, parse
-from streams.deadletter import DeadLetterFile, Rejection, reject
-from streams.log import append_events
+from streams.core.contract import Event, InvalidEvent, parse
+from streams.core.deadletter import DeadLetterFile, Rejection, reject
+from streams.core.log import append_events
 from web.ledger import Ledger
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from planning.dormant import dormant_table
 from planning.forecast import revenue_forecast
 from planning.funnel import funnel_by_rep
 from planning.pool import pool_table, recommend
-from streams.contract import to_datetime
-from streams.state import CustomerState, RepState
+from streams.core.contract import to_datetime
+from streams.core.state import CustomerState, RepState
 from web.charts import plot
 from web.context import Caller, Services
 from web.errors import HttpError, forbidden, not_found

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from streams.contract import Event, InvalidEvent, parse
-from streams.deadletter import DeadLetterFile, Rejection, reject
+from streams.core.contract import Event, InvalidEvent, parse
+from streams.core.deadletter import DeadLetterFile, Rejection, reject
 from web.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ class WorkerSource:
 
     @classmethod
     def from_bootstrap(cls, bootstrap: str, ledger: Ledger) -> WorkerSource:
-        """`auto` (or empty) means the project's broker settings (`streams.settings`)."""
-        from streams.settings import StreamSettings
+        """`auto` (or empty) means the project's broker settings (`streams.worker.settings`)."""
+        from streams.worker.settings import StreamSettings
 
         settings = StreamSettings.from_env()
         if bootstrap in ("", "auto"):

@@ -9,12 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from closecast.errors import UserError
-from ingest.existing import known_in_log
-from ingest.sheet import SheetError, read_sheet
-from planning.reassignment import accept
-from streams.contract import InvalidEvent, parse_as_of
-from streams.log import append_events
-from streams.replay import replay_files
+from streams.core.contract import InvalidEvent, parse_as_of
 
 
 def register(sub: Any) -> None:
@@ -30,6 +25,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ingest.existing import known_in_log
+    from ingest.sheet import SheetError, read_sheet
+    from planning.reassignment import accept
+    from streams.core.log import append_events
+    from streams.embedded.replay import replay_files
+
     if not args.log.is_file():
         raise UserError(f"{args.log}: no such file")
     at = None

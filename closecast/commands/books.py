@@ -1,6 +1,6 @@
 """Books for the planning commands: the log folded as of a time, scored, and, for the
 weekly comparisons, folded once more as of a week before, in the same single read (the
-way `streams.replay.replay_files` folds, with two replayers fed side by side)."""
+way `streams.embedded.replay.replay_files` folds, with two replayers fed side by side)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from features.policy import Policy
 from models.revenue import ValueForecast
 from models.scoring import score_snapshot
 from planning.book import Book, build_book
-from streams.contract import Event
-from streams.deadletter import DeadLetterFile
-from streams.log import decode, read_lines
-from streams.replay import Replayer, Snapshot, collector_paused
-from streams.state import WEEK_US
+from streams.core.collector import collector_paused
+from streams.core.contract import Event
+from streams.core.deadletter import DeadLetterFile
+from streams.core.log import decode, read_lines
+from streams.core.snapshot import Snapshot
+from streams.core.state import WEEK_US
+from streams.embedded.replay import Replayer
 
 
 @dataclass(frozen=True)

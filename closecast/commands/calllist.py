@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from closecast.commands.books import load_books
 from closecast.commands.common import add_log_args, add_model_args
 from closecast.errors import UserError
-from features.policy import Policy
-from planning.calllist import CallLine, call_lists, lines_frame
-from planning.export import write_tables
+
+if TYPE_CHECKING:
+    from planning.calllist import CallLine
 
 
 def register(sub: Any) -> None:
@@ -29,6 +26,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import orjson
+
+    from closecast.commands.books import load_books
+    from features.policy import Policy
+    from planning.calllist import call_lists, lines_frame
+    from planning.export import write_tables
+
     if args.format == "xlsx" and args.out is None:
         raise UserError("--format xlsx needs --out FILE.xlsx")
     policy = Policy.from_env()

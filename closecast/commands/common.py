@@ -6,14 +6,20 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from closecast.errors import UserError
-from features.policy import Policy
-from models.registry import load_scorer
-from models.scoring import Scorer
-from streams.contract import InvalidEvent, parse_as_of
-from streams.replay import Snapshot, replay_files
-from streams.settings import SettingsError
+from streams.core.contract import InvalidEvent, parse_as_of
+from streams.worker.settings import SettingsError
+
+if TYPE_CHECKING:
+    from features.policy import Policy
+    from models.scoring import Scorer
+    from streams.core.snapshot import Snapshot
+
+# Every command module imports this one to build its parser, before any command runs: the
+# replay and the models are imported by the functions that use them, so `closecast --help`
+# and the light commands start fast.
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("CLOSECAST_MODEL_DIR", ".closecast/models"))
 
@@ -65,6 +71,8 @@ def as_of_arg(text: str | None) -> int | None:
 
 
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
+    from streams.embedded.replay import replay_files
+
     for path in args.files:
         if not path.is_file():
             raise UserError(f"{path}: no such file")
@@ -87,6 +95,9 @@ def load_snapshot(args: argparse.Namespace) -> Snapshot:
 
 
 def make_scorer(args: argparse.Namespace, policy: Policy) -> Scorer:
+    from models.registry import load_scorer
+    from models.scoring import Scorer
+
     if getattr(args, "heuristic_only", False):
         return Scorer(None, policy)
     return load_scorer(args.model_dir, policy)

@@ -6,19 +6,10 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from closecast.commands.calllist import render_table
-from features.policy import Policy
-from models.registry import Registry, load_scorer
-from models.scoring import score_snapshot
-from planning.calllist import build_call_lists
-from planning.summary import summarise
-from streams.contract import to_datetime
-from streams.replay import replay_files
-from training.dataset import DatasetConfig, build_dataset, read_events
-from training.retrain import retrain
-from training.simulator import SimulationConfig, write_log
+if TYPE_CHECKING:
+    from features.policy import Policy
 
 
 def register(sub: Any) -> None:
@@ -39,6 +30,16 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from closecast.commands.calllist import render_table
+    from features.policy import Policy
+    from models.registry import load_scorer
+    from models.scoring import score_snapshot
+    from planning.calllist import build_call_lists
+    from planning.summary import summarise
+    from streams.core.contract import to_datetime
+    from streams.embedded.replay import replay_files
+    from training.simulator import SimulationConfig, write_log
+
     started = time.perf_counter()
     policy = Policy.from_env()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,10 @@ def _train(log: Path, dead_letters: Path, model_dir: Path, policy: Policy) -> No
     """What an analyst does with `closecast train`: point-in-time snapshots of the log,
     every recipe backtested walk-forward beside the calibrated rules, the best refit on
     every labelled row and promoted only through the gate."""
+    from models.registry import Registry
+    from training.dataset import DatasetConfig, build_dataset, read_events
+    from training.retrain import retrain
+
     events = read_events([log], None, dead_letters)
     dataset = build_dataset(events, DatasetConfig(horizon_days=policy.horizon_days), policy)
     result = retrain(dataset, Registry(model_dir), policy=policy)

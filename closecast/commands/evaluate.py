@@ -8,12 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from closecast.commands.common import DEFAULT_MODEL_DIR, add_log_args
-from closecast.commands.train import dataset_from_args
 from closecast.errors import UserError
-from features.policy import Policy
-from models.registry import Registry, RegistryError
-from training.dataset import DatasetConfig
-from training.report import evaluate_version, metrics_frame, render_html
 
 
 def register(sub: Any) -> None:
@@ -26,6 +21,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from closecast.commands.train import dataset_from_args
+    from features.policy import Policy
+    from models.registry import Registry, RegistryError
+    from training.dataset import DatasetConfig
+    from training.report import evaluate_version, metrics_frame, render_html
+
     policy = Policy.from_env()
     registry = Registry(args.model_dir)
     version = args.version or registry.current()

@@ -11,11 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from closecast.errors import UserError
-from ingest.existing import known_in_log
-from ingest.mapping import MappingError, load_mapping
-from ingest.sheet import SheetError, read_sheet
-from ingest.spreadsheet import translate
-from streams.log import append_events
 
 
 def register(sub: Any) -> None:
@@ -29,6 +24,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ingest.existing import known_in_log
+    from ingest.mapping import MappingError, load_mapping
+    from ingest.sheet import SheetError, read_sheet
+    from ingest.spreadsheet import translate
+    from streams.core.log import append_events
+
     for path in (args.sheet, args.mapping):
         if not path.is_file():
             raise UserError(f"{path}: no such file")

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from closecast.commands.books import load_books
 from closecast.commands.common import add_log_args, add_model_args
 from closecast.errors import UserError
-from features.policy import Policy
-from planning.export import write_tables
-from planning.manager import ManagerReport, build_manager_report
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.policy import Policy
+    from planning.manager import ManagerReport
 
 TABLES = (
     "funnel_reps",
@@ -56,6 +56,9 @@ def add_pool_args(p: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace, policy: Policy) -> ManagerReport:
+    from closecast.commands.books import load_books
+    from planning.manager import build_manager_report
+
     books = load_books(args, policy, last_week=True)
     assert books.snapshot_last_week is not None
     return build_manager_report(
@@ -71,6 +74,9 @@ def build(args: argparse.Namespace, policy: Policy) -> ManagerReport:
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.policy import Policy
+    from planning.export import write_tables
+
     if args.format != "table" and args.out is None:
         raise UserError(f"--format {args.format} needs --out")
     policy = Policy.from_env()

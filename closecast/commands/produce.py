@@ -8,10 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from closecast.errors import UserError
-from streams.app import MAX_MESSAGE_BYTES
-from streams.producer import ensure_topic, send_files
-from streams.settings import StreamSettings
-from streams.topics import KEPT_FOREVER
 
 
 def register(sub: Any) -> None:
@@ -24,6 +20,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams.worker.app import MAX_MESSAGE_BYTES
+    from streams.worker.producer import ensure_topic, send_files
+    from streams.worker.settings import StreamSettings
+    from streams.worker.topics import KEPT_FOREVER
+
     for path in args.files:
         if not path.is_file():
             raise UserError(f"{path}: no such file")

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from closecast.commands.common import add_log_args, load_snapshot
-from streams.contract import to_datetime
+from streams.core.contract import to_datetime
 
 
 def register(sub: Any) -> None:

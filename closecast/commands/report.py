@@ -8,8 +8,6 @@ from typing import Any
 
 from closecast.commands.common import add_log_args, add_model_args
 from closecast.commands.manager import add_pool_args, build
-from features.policy import Policy
-from planning.report import render
 
 
 def register(sub: Any) -> None:
@@ -23,6 +21,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.policy import Policy
+    from planning.report import render
+
     policy = Policy.from_env()
     report = build(args, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)

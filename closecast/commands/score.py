@@ -14,8 +14,6 @@ from closecast.commands.common import (
     make_scorer,
     run_watch,
 )
-from features.policy import Policy
-from models.scoring import score_snapshot
 
 
 def register(sub: Any) -> None:
@@ -33,6 +31,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.policy import Policy
+    from models.scoring import score_snapshot
+
     policy = Policy.from_env()
     snapshot = load_snapshot(args)
     if not (args.no_watch or args.heuristic_only):

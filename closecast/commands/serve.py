@@ -8,16 +8,15 @@ import getpass
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from closecast.commands.common import DEFAULT_MODEL_DIR
 from closecast.errors import UserError
-from features.policy import Policy
-from models.registry import load_scorer
-from models.scoring import Scorer
-from web.access import AccessFileError
-from web.settings import Settings, SettingsError
-from web.users import UsersFileError, hash_password
+
+if TYPE_CHECKING:
+    from features.policy import Policy
+    from models.scoring import Scorer
+    from web.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -63,6 +62,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.policy import Policy
+    from models.registry import load_scorer
+    from models.scoring import Scorer
+    from web.access import AccessFileError
+    from web.settings import Settings, SettingsError
+    from web.users import UsersFileError, hash_password
+
     if args.hash_password:
         password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
         password = password.rstrip("\n")

@@ -7,18 +7,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from closecast.commands.common import DEFAULT_MODEL_DIR, add_log_args, as_of_arg
 from closecast.errors import UserError
-from features.policy import Policy
-from models.promotion import PromotionRule
-from models.registry import Registry
-from streams.contract import to_datetime
-from training.dataset import Dataset, DatasetConfig, build_dataset, read_events
-from training.retrain import TrainingConfig, retrain
+from streams.core.contract import to_datetime
+
+if TYPE_CHECKING:
+    from features.policy import Policy
+    from training.dataset import Dataset, DatasetConfig
+
+# The parser's defaults are `None` and taken from `DatasetConfig` and `TrainingConfig` when
+# the command runs: both live beside pandas and numpy, which `closecast --help` must not
+# import. The help texts name the same numbers (a unit test compares them).
+DEFAULT_FOLDS = 4
+DEFAULT_MAX_ROWS_PER_AS_OF = 5000
 
 
 def register(sub: Any) -> None:
@@ -32,14 +35,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--folds",
         type=int,
-        default=TrainingConfig().folds,
-        help=f"walk-forward origins of the backtest (default {TrainingConfig().folds})",
+        default=DEFAULT_FOLDS,
+        help=f"walk-forward origins of the backtest (default {DEFAULT_FOLDS})",
     )
     p.set_defaults(run=run)
 
 
 def add_dataset_args(p: argparse.ArgumentParser) -> None:
-    defaults = DatasetConfig()
     p.add_argument(
         "--horizon-days",
         type=int,
@@ -49,31 +51,38 @@ def add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cadence-days",
         type=int,
-        default=defaults.cadence_days,
+        default=None,
         help="days between snapshots (default: adapts to the history, 3 to 14)",
     )
     p.add_argument(
         "--max-rows-per-as-of",
         type=int,
-        default=defaults.max_rows_per_as_of,
-        help=f"customers sampled per snapshot (default {defaults.max_rows_per_as_of})",
+        default=None,
+        help=f"customers sampled per snapshot (default {DEFAULT_MAX_ROWS_PER_AS_OF})",
     )
 
 
 def dataset_from_args(
     args: argparse.Namespace, policy: Policy, config: DatasetConfig | None = None
 ) -> Dataset:
+    from training.dataset import DatasetConfig, build_dataset, read_events
+
     for path in args.files:
         if not path.is_file():
             raise UserError(f"{path}: no such file")
     if config is None:
+        defaults = DatasetConfig()
         horizon = args.horizon_days if args.horizon_days is not None else policy.horizon_days
         if horizon < 1 or (args.cadence_days is not None and args.cadence_days < 1):
             raise UserError("--horizon-days and --cadence-days must be at least 1")
         config = DatasetConfig(
             horizon_days=horizon,
             cadence_days=args.cadence_days,
-            max_rows_per_as_of=args.max_rows_per_as_of,
+            max_rows_per_as_of=(
+                args.max_rows_per_as_of
+                if args.max_rows_per_as_of is not None
+                else defaults.max_rows_per_as_of
+            ),
         )
     dead = args.dead_letters or args.files[0].with_name(args.files[0].name + ".rejected.jsonl")
     events = read_events(args.files, as_of_arg(args.as_of), dead, progress=args.progress)
@@ -92,6 +101,13 @@ def dataset_from_args(
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from features.policy import Policy
+    from models.promotion import PromotionRule
+    from models.registry import Registry
+    from training.retrain import TrainingConfig, retrain
+
     policy = Policy.from_env()
     if args.folds < 2:
         raise UserError("--folds must be at least 2")

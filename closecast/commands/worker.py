@@ -10,14 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiokafka.errors import KafkaError
-
 from closecast.errors import UserError
-from features.policy import Policy
-from models.watch import ModelWatch
-from streams.app import MAX_MESSAGE_BYTES, build, settle_heap
-from streams.settings import SettingsError, StreamSettings
-from streams.topics import create_topics
 
 
 def register(sub: Any) -> None:
@@ -30,6 +23,14 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from features.policy import Policy
+    from models.watch import ModelWatch
+    from streams.worker.app import MAX_MESSAGE_BYTES, build, settle_heap
+    from streams.worker.settings import SettingsError, StreamSettings
+    from streams.worker.topics import create_topics
+
     try:
         settings = StreamSettings.from_env(web_port=args.web_port, data_dir=args.data_dir)
     except SettingsError as exc:

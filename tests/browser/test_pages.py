@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.webworld import CANARIES, LiveServer, shot
+from tests.support.webworld import CANARIES, LiveServer, shot
 
 pytestmark = pytest.mark.browser
 

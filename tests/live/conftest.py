@@ -1,4 +1,4 @@
-"""Live tests run against the real local Apache Kafka broker (``streams/broker.py``).
+"""Live tests run against the real local Apache Kafka broker (``tools/broker/``).
 
 Their ``kafka_broker`` fixture lives in ``tests/conftest.py`` (the reliability suite
 uses it too): it starts the broker, or reuses one that is already up, and FAILS the tests

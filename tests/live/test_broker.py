@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams import broker
-from tests.workerproc import consume_topic, fresh_app_id
+from tests.support.workerproc import consume_topic, fresh_app_id
+from tools import broker
 
 pytestmark = pytest.mark.live
 

@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webworld
 
 from features.policy import Policy
 from models.scoring import Scorer
-from streams.broker import BrokerInfo
-from streams.contract import validate
-from streams.portrait import fold_portraits
-from streams.replay import replay_events
-from tests.webworld import team_log
+from streams.core.contract import validate
+from streams.core.portrait import fold_portraits
+from streams.embedded.replay import replay_events
+from tests.support.webworld import team_log
+from tools.broker import BrokerInfo
 from web.ledger import Ledger
 from web.worker_source import WorkerSource
 

@@ -3,7 +3,7 @@
 Each test runs `closecast worker` as a subprocess under a fresh app id (so its topics,
 consumer group and changelogs are its own), feeds it a simulated log, reads its tables
 through its authenticated web views, and compares every customer's and rep's `to_dict()`
-with `streams.replay.replay_files` on the same file.
+with `streams.embedded.replay.replay_files` on the same file.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams import broker
-from streams.app import MAX_MESSAGE_BYTES
-from streams.producer import ensure_topic
-from streams.replay import Snapshot, replay_files
-from streams.settings import StreamSettings
-from streams.topics import create_topics
+from streams.core.snapshot import Snapshot
+from streams.embedded.replay import replay_files
+from streams.worker.app import MAX_MESSAGE_BYTES
+from streams.worker.producer import ensure_topic
+from streams.worker.settings import StreamSettings
+from streams.worker.topics import create_topics
 from tests.reliability.cluster import Producer
-from tests.workerproc import (
+from tests.support.workerproc import (
     TOKEN,
     WorkerProcess,
     closecast,
@@ -38,6 +38,7 @@ from tests.workerproc import (
     read_topic,
     wait_for,
 )
+from tools import broker
 from training.simulator import SimulationConfig, simulate, write_log
 
 pytestmark = pytest.mark.live

@@ -1,7 +1,7 @@
 """The reliability scenarios' side of the real thing: named, restartable workers, a paced
 producer that survives a broker restart, a memory sampler and convergence checks.
 
-The worker process itself and the broker's offsets are `tests/workerproc.py`, shared with
+The worker process itself and the broker's offsets are `tests/support/workerproc.py`, shared with
 the live tests. Every wait is bounded: a scenario that hangs fails with the worker's log
 tail instead.
 """
@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams import broker
-from streams.producer import ensure_topic, new_producer, send_lines
-from streams.replay import Snapshot
+from streams.core.snapshot import Snapshot
+from streams.worker.producer import ensure_topic, new_producer, send_lines
 from tests.reliability.table import Tally, tally
-from tests.workerproc import (
+from tests.support.workerproc import (
     MissingTopic,
     WorkerProcess,
     committed,
@@ -30,6 +29,7 @@ from tests.workerproc import (
     run_async,
     wait_for,
 )
+from tools import broker
 
 
 class Worker(WorkerProcess):

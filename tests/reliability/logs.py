@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.deadletter import Rejection
-from streams.replay import Snapshot, replay_files
+from streams.core.deadletter import Rejection
+from streams.core.snapshot import Snapshot
+from streams.embedded.replay import replay_files
 from training.simulator import SimulationConfig, write_log
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
-from streams.replay import Snapshot
-from streams.state import CustomerState, RepState
+from streams.core.snapshot import Snapshot
+from streams.core.state import CustomerState, RepState
 
 REPORT_DIR_ENV = "CLOSECAST_RELIABILITY_REPORT"
 DEFAULT_REPORT_DIR = Path(__file__).resolve().parents[2] / ".closecast" / "reliability"

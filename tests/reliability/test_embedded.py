@@ -17,10 +17,10 @@ import pytest
 
 from models.registry import load_scorer
 from models.scoring import score_snapshot
-from streams.contract import InvalidEvent, parse
-from streams.deadletter import read_dead_letters
-from streams.replay import replay_events, replay_files
-from streams.state import CustomerState
+from streams.core.contract import InvalidEvent, parse
+from streams.core.deadletter import read_dead_letters
+from streams.core.state import CustomerState
+from streams.embedded.replay import replay_events, replay_files
 from tests.reliability.badinput import KINDS, bad_messages, mix
 from tests.reliability.faults import break_model, copy_registry, mend
 from tests.reliability.logs import Log, reasons, resend_and_disorder, write_lines

@@ -22,11 +22,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.contract import parse
+from streams.core.contract import parse
 from tests.reliability.profile import Profile
 from tests.reliability.table import Row, Table
 from tests.reliability.webserver import Reply, Server, SlowClients
-from tests.webworld import SECRET, make_world
+from tests.support.webworld import SECRET, make_world
 from web.sessions import SessionSigner
 
 pytestmark = pytest.mark.reliability

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import broker
-from streams.producer import partition_of
+from streams.worker.producer import partition_of
 from tests.reliability.cluster import (
     Producer,
     Worker,
@@ -33,12 +32,13 @@ from tests.reliability.cluster import (
 from tests.reliability.logs import Log
 from tests.reliability.profile import Profile
 from tests.reliability.table import Row, Table
-from tests.workerproc import (
+from tests.support.workerproc import (
     delete_topics,
     fresh_app_id,
     lag,
     wait_for,
 )
+from tools import broker
 
 pytestmark = [pytest.mark.reliability, pytest.mark.live]
 
@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.live]
 RESTART_S = 8.0
 
 
-PARTITIONS = 4  # the worker's default (streams/settings.py), which these tests keep
+PARTITIONS = 4  # the worker's default (streams/worker/settings.py), which these tests keep
 
 
 def owned_partitions(worker: Worker) -> set[int]:
@@ -202,7 +202,7 @@ def test_two_workers_one_killed_for_good(
         # Taken over: the survivor serves every partition's customers (tables recovered
         # from the changelogs) and folds messages again. Judged by what it serves and
         # folds, not by committed offsets, which faust may commit slowly after a
-        # rebalance (see streams/faustfix.py).
+        # rebalance (see streams/worker/faustfix.py).
         wait_for(
             lambda: (
                 owned_partitions(second) == set(range(PARTITIONS))

@@ -18,9 +18,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams import broker
-from streams.contract import parse
-from streams.fold import touches_customer
+from streams.core.contract import parse
+from streams.core.fold import touches_customer
 from tests.reliability.badinput import KINDS, bad_messages, mix
 from tests.reliability.cluster import (
     Worker,
@@ -31,11 +30,12 @@ from tests.reliability.cluster import (
 from tests.reliability.logs import Log, reasons, resend_and_disorder
 from tests.reliability.profile import Profile
 from tests.reliability.table import Row, Table
-from tests.workerproc import (
+from tests.support.workerproc import (
     delete_topics,
     fresh_app_id,
     read_topic,
 )
+from tools import broker
 
 pytestmark = [pytest.mark.reliability, pytest.mark.live]
 

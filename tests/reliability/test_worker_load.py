@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from streams import broker
-from streams.contract import parse
-from streams.replay import replay_events
+from streams.core.contract import parse
+from streams.embedded.replay import replay_events
 from tests.reliability.cluster import (
     PeakLag,
     Producer,
@@ -43,11 +42,12 @@ from tests.reliability.faults import break_model, copy_registry, mend
 from tests.reliability.logs import Log
 from tests.reliability.profile import Profile
 from tests.reliability.table import Row, Table
-from tests.workerproc import (
+from tests.support.workerproc import (
     delete_topics,
     fresh_app_id,
     wait_for,
 )
+from tools import broker
 from training.retrain import RetrainResult
 
 pytestmark = [pytest.mark.reliability, pytest.mark.live]

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from tests.webworld import http_request
-from tests.workerproc import (
+from tests.support.webworld import http_request
+from tests.support.workerproc import (
     REPO,
     free_port,
     wait_for,

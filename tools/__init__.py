@@ -1,0 +1,1 @@
+"""Development tools, outside the product: the local Kafka broker, the layout script."""
