@@ -111,7 +111,8 @@ async def me(request: web.Request) -> web.Response:
             "rep_id": user.rep_id,
             "team": svc.access.team_of(user) if user.acts_as_rep else None,
             "csrf": svc.signer.csrf(who.session),
-            "source": svc.source.description,
+            # The mode only: a server path or broker address is nothing a client needs.
+            "source": svc.source.description.split(":", 1)[0],
         }
     )
 
