@@ -31,6 +31,7 @@ from web.audit import AuditLog
 from web.calllists import CallListCache
 from web.context import CALLER_KEY, REQUEST_ID, SERVICES, Caller, Services, caller
 from web.errors import HttpError
+from web.logins import LoginLimiter
 from web.pages import PAGE_ROUTES, error_page
 from web.pseudonym import Pseudonymiser
 from web.routes import Handler, Route
@@ -169,24 +170,78 @@ def create_app(
         middlewares=[errors, authenticate], client_max_size=settings.max_body_bytes
     )
     ledger = source.ledger
+    audit = AuditLog(settings.audit_log)
+    need_to_know = NeedToKnow(settings.access_file, on_change=_audit_lists(audit))
     app[SERVICES] = Services(
         settings=settings,
         source=source,
         users=UserDirectory(settings.users_file),
-        signer=SessionSigner(settings.secret, settings.session_hours),
-        access=Access(ledger, NeedToKnow(settings.access_file)),
-        audit=AuditLog(settings.audit_log),
+        signer=SessionSigner(settings.secret, settings.session_hours, settings.revoked_sessions),
+        access=Access(ledger, need_to_know, settings.importance_editors, settings.pool_readers),
+        audit=audit,
         pseudonymise=Pseudonymiser(settings.pseudonym_key),
         calllists=CallListCache(ledger, policy),
         scorer=scorer,
         policy=policy,
         model_dir=model_dir,
+        logins=LoginLimiter.from_rates(
+            settings.login_per_user_address, settings.login_per_address, settings.login_per_user
+        ),
     )
+    app.on_response_prepare.append(_security_headers)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route), name=route.operation_id)
     app.router.add_static("/static/", STATIC, name="static")
     app.cleanup_ctx.append(_lifecycle(refresh_seconds))
     return app
+
+
+def _audit_lists(
+    audit: AuditLog,
+) -> Callable[[dict[str, frozenset[str]], dict[str, frozenset[str]]], None]:
+    """Audit every change of the need-to-know file: who was added to or removed from
+    which customer's list (the admin page shows them)."""
+
+    def changed(before: dict[str, frozenset[str]], after: dict[str, frozenset[str]]) -> None:
+        for cid in sorted(set(before) | set(after)):
+            old, new = before.get(cid, frozenset()), after.get(cid, frozenset())
+            if old != new or (cid in before) != (cid in after):
+                audit.record(
+                    user="access-file",
+                    role="admin",
+                    action="need_to_know_changed",
+                    customer_id=cid,
+                    outcome="applied",
+                    details={"added": sorted(new - old), "removed": sorted(old - new)},
+                )
+
+    return changed
+
+
+# The pages are server-rendered with no inline script or style, so the policy can be
+# strict: everything from this origin, nothing framed, no plugins.
+_CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_HEADERS: Final = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, redirects and errors included (a signal, not a middleware, so
+    the responses aiohttp makes itself get them too)."""
+    for name, value in _HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.path.startswith("/static/"):
+        # Any answer but a static file may carry customer data: never keep it in a cache.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
 
 
 def _lifecycle(
