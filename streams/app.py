@@ -23,7 +23,7 @@ from models.scoring import Scorer
 from models.watch import ModelWatch
 from streams import faustfix, handoff
 from streams.agents import Agents, define_agents
-from streams.batches import EventsBatch, Highwater, RepsBatch
+from streams.batches import EventsBatch, HeldBatch, Highwater, RepsBatch
 from streams.livescore import LiveScorer
 from streams.monitor import LeanMonitor
 from streams.progress import Progress
@@ -158,11 +158,13 @@ def build(
         settings.cache_size,
         declared,
         _highwater(app),
+        held=out.held,
     )
+    held = HeldBatch(out.events, out.held, progress, settings.held_recheck, settings.await_delivery)
     live.events = events
     live.ready = declared
     reps = RepsBatch(tables.reps, out.deadletter, progress, settings.await_delivery, declared)
-    agents = define_agents(app, settings, topics, events, reps)
+    agents = define_agents(app, settings, topics, events, reps, held)
     worker = Worker(
         settings, app, topics, out, tables, agents, events, reps, live, directory, progress, models
     )
