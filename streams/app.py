@@ -58,6 +58,8 @@ class Worker:
     # Reloads the scorer when the model registry changes (None: the scorer stays as given).
     models: ModelWatch | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # Sends held events back once due (set by `build`).
+    held: HeldBatch | None = None
 
 
 def create_app(settings: StreamSettings) -> faust.App:
@@ -168,6 +170,7 @@ def build(
     worker = Worker(
         settings, app, topics, out, tables, agents, events, reps, live, directory, progress, models
     )
+    worker.held = held
     context = ApiContext(
         tables, directory, progress, scorer, policy, api_token, lambda: len(live.pending)
     )

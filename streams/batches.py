@@ -410,6 +410,7 @@ class HeldBatch:
         kept = 0
         for event in batch:
             message = event.message
+            done.messages += 1
             raw = message.value if isinstance(message.value, bytes) else b""
             try:
                 decoded = parse(raw)
