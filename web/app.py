@@ -206,13 +206,17 @@ def _audit_lists(
         for cid in sorted(set(before) | set(after)):
             old, new = before.get(cid, frozenset()), after.get(cid, frozenset())
             if old != new or (cid in before) != (cid in after):
+                added, removed = sorted(new - old), sorted(old - new)
                 audit.record(
                     user="access-file",
                     role="admin",
                     action="need_to_know_changed",
                     customer_id=cid,
                     outcome="applied",
-                    details={"added": sorted(new - old), "removed": sorted(old - new)},
+                    # The admin page shows the reason column: say there what changed.
+                    reason="need-to-know list changed: "
+                    + ", ".join([*(f"+{u}" for u in added), *(f"-{u}" for u in removed)]),
+                    details={"added": added, "removed": removed},
                 )
 
     return changed
