@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -70,15 +70,17 @@ def local_path(target: str | None, fallback: str) -> str:
     Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
     `/\t/evil`, `/\\evil` and `//evil` all lead off-site: any control character,
     backslash or a second leading slash is refused, and so is anything with a scheme."""
-    if not target or not target.startswith("/") or len(target) > 2000:
+    if not target or len(target) > 2000:
         return fallback
-    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
-        return fallback
-    if target.startswith("//"):
-        return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return fallback
+    # Checked as given and decoded once more: a proxy or a browser may decode it again.
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith("//") or "\\" in form:
+            return fallback
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in form):
+            return fallback
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return fallback
     return target
 
 
