@@ -116,7 +116,7 @@ def define_topics(app: faust.App, settings: StreamSettings, max_bytes: int) -> T
         rep_events=_raw(app, settings.reps_topic, n, max_bytes),
         scores=_raw(app, settings.scores_topic, n, max_bytes),
         deadletter=_raw(app, settings.deadletter_topic, 1, max_bytes),
-        held=_raw(app, settings.held_topic, 1, max_bytes),
+        held=_raw(app, settings.held_topic, n, max_bytes),
     )
 
 
@@ -136,7 +136,7 @@ async def create_topics(settings: StreamSettings, max_bytes: int) -> dict[str, i
         settings.reps_topic: (settings.partitions, config),
         settings.scores_topic: (settings.partitions, config),
         settings.deadletter_topic: (1, kept),
-        settings.held_topic: (1, kept),
+        settings.held_topic: (settings.partitions, kept),
     }
     return {
         name: await ensure_topic(bootstrap, name, partitions, topic_config)

@@ -207,7 +207,7 @@ async def record_event(request: web.Request) -> web.Response:
 async def claim(request: web.Request) -> web.Response:
     cid = request.match_info["customer_id"]
     result = await customers.claim(services(request), caller(request), cid)
-    return json_response(result, status=201)
+    return json_response(result, status=202 if result.get("pending") else 201)
 
 
 async def search(request: web.Request) -> web.Response:
@@ -358,7 +358,11 @@ API_ROUTES: Final = (
         ("rep",),
         "claim a pool customer (appends customer_assigned to the caller)",
         params=(_CID,),
-        responses={201: "assigned to the caller"},
+        responses={
+            201: "assigned to the caller",
+            202: "requested: waits for a manager (CLOSECAST_CLAIM_APPROVAL)",
+            429: "over the daily claim limit",
+        },
     ),
     Route(
         "GET",

@@ -29,6 +29,7 @@ from web.access import Access, NeedToKnow
 from web.api import API_ROUTES, json_response
 from web.audit import AuditLog
 from web.calllists import CallListCache
+from web.claims import ClaimRequests
 from web.context import CALLER_KEY, REQUEST_ID, SERVICES, Caller, Services, caller
 from web.errors import HttpError
 from web.logins import LoginLimiter
@@ -187,6 +188,7 @@ def create_app(
         logins=LoginLimiter.from_rates(
             settings.login_per_user_address, settings.login_per_address, settings.login_per_user
         ),
+        claim_requests=ClaimRequests.from_audit(audit),
     )
     app.on_response_prepare.append(_security_headers)
     for route in ROUTES:

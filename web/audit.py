@@ -75,6 +75,15 @@ class AuditLog:
             lines = deque((line for line in handle if line.strip()), maxlen=limit)
         return [orjson.loads(line) for line in reversed(lines)]
 
+    def records(self, action: str) -> list[dict[str, Any]]:
+        """Every record of one action, oldest first (the server's own state kept here,
+        such as claims waiting for approval, is rebuilt from them at start)."""
+        if not self.path.exists():
+            return []
+        needle = f'"action":"{action}"'.encode()
+        with self.path.open("rb") as handle:
+            return [orjson.loads(line) for line in handle if needle in line]
+
     def close(self) -> None:
         self._handle.close()
 

@@ -12,6 +12,7 @@ from models.scoring import Scorer
 from web.access import Access
 from web.audit import AuditLog
 from web.calllists import CallListCache
+from web.claims import ClaimRequests
 from web.ledger import Ledger
 from web.logins import LoginLimiter
 from web.pseudonym import Pseudonymiser
@@ -35,6 +36,7 @@ class Services:
     policy: Policy
     model_dir: Path | None
     logins: LoginLimiter
+    claim_requests: ClaimRequests
 
     @property
     def ledger(self) -> Ledger:

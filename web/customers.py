@@ -270,11 +270,27 @@ async def claim(svc: Services, who: Caller, customer_id: str) -> dict[str, Any]:
         _audit(svc, who, "claim", customer_id, False, "not in the pool")
         raise forbidden(f"customer {customer_id} is not in the pool")
     limit = svc.settings.claims_per_day
-    if svc.ledger.claims_on(who.user.id, svc.ledger.as_of) >= limit:
+    day = svc.ledger.as_of // DAY_US
+    requested = svc.claim_requests.count_on(who.user.id, day)
+    if svc.ledger.claims_on(who.user.id, svc.ledger.as_of) + requested >= limit:
         _audit(svc, who, "claim", customer_id, False, f"daily limit of {limit}")
         raise HttpError(
             429, f"claims: at most {limit} a day (CLOSECAST_CLAIMS_PER_DAY); ask your manager"
         )
+    if svc.settings.claim_approval:
+        # Nothing is assigned yet: a team manager accepts it from the pool page.
+        _audit(
+            svc,
+            who,
+            "claim_requested",
+            customer_id,
+            True,
+            "waits for a manager",
+            rep_id=who.user.rep_id,
+            day=day,
+        )
+        svc.claim_requests.add(customer_id, who.user.rep_id or "", who.user.id, day)
+        return {"requested": customer_id, "pending": True, "customer": summary(svc, state)}
     event = assignment_event(customer_id, who.user.rep_id or "", who.user.id, entry(svc))
     await svc.source.append([event])
     _audit(svc, who, "claim", customer_id, True, "from the pool")

@@ -184,8 +184,9 @@ async def record_submit(request: web.Request) -> web.StreamResponse:
 
 async def claim_submit(request: web.Request) -> web.StreamResponse:
     cid = request.match_info["customer_id"]
-    await customers.claim(services(request), caller(request), cid)
-    notice = quote(f"{cid} is now yours")
+    result = await customers.claim(services(request), caller(request), cid)
+    done = "claimed: waits for your manager" if result.get("pending") else "is now yours"
+    notice = quote(f"{cid} {done}")
     raise web.HTTPSeeOther(f"/customers/{quote(cid)}?notice={notice}")
 
 

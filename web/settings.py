@@ -42,6 +42,8 @@ class Settings:
     max_amount: float = 5_000_000.0
     # Pool customers one rep may claim per UTC day.
     claims_per_day: int = 5
+    # Claims wait for a team manager's acceptance (CLOSECAST_CLAIM_APPROVAL=1).
+    claim_approval: bool = False
     # Users (besides a restricted customer's need-to-know list) who may set importance.
     importance_editors: frozenset[str] = frozenset()
     # Users (besides its need-to-know list) who may read a pool customer's deep/extended.
@@ -104,6 +106,7 @@ class Settings:
             backdate_days=_number(env, "CLOSECAST_BACKDATE_DAYS", 7.0, 0, 366),
             max_amount=_number(env, "CLOSECAST_MAX_AMOUNT", 5_000_000.0, 1, 1e12),
             claims_per_day=int(_number(env, "CLOSECAST_CLAIMS_PER_DAY", 5, 0, 10_000)),
+            claim_approval=env.get("CLOSECAST_CLAIM_APPROVAL", "") not in ("", "0", "false"),
             importance_editors=_ids(env, "CLOSECAST_IMPORTANCE_EDITORS"),
             pool_readers=_ids(env, "CLOSECAST_POOL_READERS"),
             login_per_user_address=_rate(env, "CLOSECAST_LOGIN_PER_USER_ADDRESS", "5/minute"),

@@ -141,6 +141,11 @@ def pool(svc: Services, who: Caller) -> dict[str, Any]:
         team = {r: s for r, s in ledger.reps.items() if r in svc.access.team_reps(who.user)}
         rec = recommend(book, team, svc.policy)
         out["recommended"] = records(rec.assignment)
+        # Claims waiting for this manager (CLOSECAST_CLAIM_APPROVAL): accept them through
+        # the assignments like any other.
+        out["claim_requests"] = [
+            r for r in svc.claim_requests.pending(states) if r["rep_id"] in team
+        ]
         out["recommended_value"] = rec.total_value
         out["receivers"] = records(rec.receivers)
     return out

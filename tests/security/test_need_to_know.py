@@ -123,3 +123,28 @@ def test_claims_are_limited_per_rep_per_day_across_restarts(start: Start) -> Non
     again = start(CLOSECAST_CLAIMS_PER_DAY="2")
     reply = request(again, "POST", "/api/customers/c93/claim", login(again, "alice"))
     assert reply.status == 429  # counted from the log, not from memory
+
+
+def test_claims_can_require_a_managers_approval(start: Start) -> None:
+    server = start(CLOSECAST_CLAIM_APPROVAL="1")
+    alice, mona = login(server, "alice"), login(server, "mona")
+    reply = request(server, "POST", "/api/customers/c90/claim", alice)
+    assert reply.status == 202 and reply.json()["pending"] is True
+    view = request(server, "GET", "/api/customers/c90", alice).json()
+    assert view["in_pool"] is True  # nothing assigned yet
+    pool = request(server, "GET", "/api/pool", mona).json()
+    assert pool["claim_requests"] == [{"customer_id": "c90", "rep_id": "r1", "by": "alice"}]
+    assert "claim_requests" not in request(server, "GET", "/api/pool", alice).json()
+    sam = request(server, "GET", "/api/pool", login(server, "sam")).json()
+    assert sam["claim_requests"] == []  # another team's rep asked
+    # A restart keeps the request (rebuilt from the audit log).
+    server.stop()
+    server = start(CLOSECAST_CLAIM_APPROVAL="1")
+    mona = login(server, "mona")
+    pool = request(server, "GET", "/api/pool", mona).json()
+    assert [r["customer_id"] for r in pool["claim_requests"]] == ["c90"]
+    accept = {"assignments": [{"customer_id": "c90", "rep_id": "r1"}]}
+    assert request(server, "POST", "/api/pool/assignments", mona, body=accept).status == 201
+    alice = login(server, "alice")
+    assert request(server, "GET", "/api/customers/c90", alice).json()["owner"] == "r1"
+    assert request(server, "GET", "/api/pool", mona).json()["claim_requests"] == []
