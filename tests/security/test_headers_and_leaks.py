@@ -184,3 +184,22 @@ def test_the_audit_log_covers_what_grants_or_moves_access_or_data(start: Start) 
     } <= got
     raw = server.world.audit_log.read_bytes()
     assert all(orjson.loads(line)["prev"] for line in raw.splitlines())
+
+
+def test_a_rejected_notes_text_never_reaches_a_dead_letter_store() -> None:
+    from streams.deadletter import REDACTED, reject
+
+    # The replay's and the worker's dead letters (streams.deadletter), not only the web's.
+    raw = orjson.dumps(
+        {
+            "event_id": "x1",
+            "type": "contact_made",
+            "occurred_at": "2026-01-05T09:00:00Z",
+            "customer_id": "c1",
+            "rep_id": "r1",
+            "payload": {"channel": "pigeon", "note": NOTE_BAD},
+        }
+    )
+    letter = reject("log.jsonl", 7, raw, "payload.channel: must be one of …")
+    assert NOTE_BAD not in letter.raw and REDACTED in letter.raw
+    assert "pigeon" in letter.raw  # the rest stays, to be fixed and sent again
