@@ -311,7 +311,10 @@ API_ROUTES: Final = (
             "properties": {"user": {"type": "string"}, "password": {"type": "string"}},
         },
         public=True,
-        responses={401: "unknown user or wrong password", 429: "locked after failed logins"},
+        responses={
+            401: "unknown user or wrong password",
+            429: "over a login limit (web/logins.py)",
+        },
     ),
     Route("POST", "/api/logout", logout, ALL_ROLES, "end this session"),
     Route("GET", "/api/me", me, ALL_ROLES, "who am I: user, role, rep, team"),

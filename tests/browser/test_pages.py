@@ -62,9 +62,10 @@ def test_a_rep_is_refused_another_reps_customer_and_a_vvip_portrait(
 ) -> None:
     log_in(page, server, "alice")
     response = page.goto(f"{server.url}/customers/c3")
-    assert response.status == 403
-    assert "Not allowed" in page.locator("h1").inner_text()
-    assert "another rep" in page.get_by_role("alert").inner_text()
+    # Another rep's customer answers as one that does not exist (issue 13).
+    assert response.status == 404
+    assert "Not found" in page.locator("h1").inner_text()
+    assert "no customer 'c3'" in page.get_by_role("alert").inner_text()
     shot(page, "05-rep-refused-other-customer")
     page.goto(f"{server.url}/customers/c2")
     restricted = page.locator(".restricted").inner_text()
