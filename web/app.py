@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
+import secure
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
@@ -225,18 +226,25 @@ def _audit_lists(
 
 
 # The pages are server-rendered with no inline script or style, so the policy can be
-# strict: everything from this origin, nothing framed, no plugins.
-_CSP: Final = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+# strict: everything from this origin, nothing framed, no plugins. The headers are
+# spelt by the `secure` library (pinned), which keeps their syntax right.
+_SECURE: Final = secure.Secure(
+    csp=secure.ContentSecurityPolicy()
+    .default_src("'self'")
+    .script_src("'self'")
+    .style_src("'self'")
+    .img_src("'self'", "data:")
+    .object_src("'none'")
+    .base_uri("'none'")
+    .form_action("'self'")
+    .frame_ancestors("'none'"),
+    xcto=secure.XContentTypeOptions(),
+    xfo=secure.XFrameOptions().deny(),
+    referrer=secure.ReferrerPolicy().no_referrer(),
+    coop=secure.CrossOriginOpenerPolicy().same_origin(),
 )
-_HEADERS: Final = {
-    "Content-Security-Policy": _CSP,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
+_HEADERS: Final = dict(_SECURE.headers)
+_NO_STORE: Final = dict(secure.Secure(cache=secure.CacheControl().no_store()).headers)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -246,7 +254,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault(name, value)
     if not request.path.startswith("/static/"):
         # Any answer but a static file may carry customer data: never keep it in a cache.
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(_NO_STORE)
         response.headers["Pragma"] = "no-cache"
 
 
