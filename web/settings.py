@@ -102,6 +102,12 @@ class Settings:
         except ValueError:
             raise SettingsError(f"CLOSECAST_SESSION_HOURS: not a number ({hours!r})") from None
         audit = audit_log or _path(env.get("CLOSECAST_AUDIT_LOG")) or DEFAULT_AUDIT_LOG
+        from streams.held import HeldSettingError, skew_us
+
+        try:
+            skew_us(env)  # read again where events are folded; checked here, before start
+        except HeldSettingError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
             backdate_days=_number(env, "CLOSECAST_BACKDATE_DAYS", 7.0, 0, 366),
             max_amount=_number(env, "CLOSECAST_MAX_AMOUNT", 5_000_000.0, 1, 1e12),
