@@ -60,6 +60,7 @@ API_MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/api/dataset.csv", None, {A: 403, M: 403, N: 200, D: 403}),
     ("GET", "/api/audit", None, {A: 403, M: 403, N: 403, D: 200}),
     ("GET", "/api/access", None, {A: 403, M: 403, N: 403, D: 200}),
+    ("GET", "/api/held", None, {A: 403, M: 403, N: 403, D: 200}),
     ("POST", "/api/logout", None, {A: 200, M: 200, N: 200, D: 200}),
     ("POST", "/api/login", None, {}),  # public; its own tests below
 ]
@@ -213,24 +214,24 @@ def test_cookie_posts_need_the_csrf_token(server: LiveServer) -> None:
 @pytest.mark.parametrize(
     ("user", "path", "status"),
     [
-        ("bob", "/api/customers/c1", 403),  # another rep's customer
-        ("carol", "/api/customers/c1", 403),
-        ("sam", "/api/customers/c1", 403),  # another team's manager
-        ("mona", "/api/customers/c4", 403),
+        ("bob", "/api/customers/c1", 404),  # another rep's customer: as if unknown
+        ("carol", "/api/customers/c1", 404),
+        ("sam", "/api/customers/c1", 404),  # another team's manager
+        ("mona", "/api/customers/c4", 404),
         ("mona", "/api/customers/c3", 200),  # her team's rep's customer
         ("alice", "/api/customers/c5", 200),  # the pool: visible, claimable
         ("alice", "/api/customers/nobody", 404),
         ("mona", "/api/customers/nobody", 404),
-        ("bob", "/api/calllist?rep=r1", 403),
-        ("sam", "/api/calllist?rep=r1", 403),
+        ("bob", "/api/calllist?rep=r1", 404),
+        ("sam", "/api/calllist?rep=r1", 404),
         ("mona", "/api/calllist?rep=r2", 200),
         ("mona", "/api/calllist?rep=nobody", 404),
         ("alice", "/api/customers/c2/sensitive", 403),  # VVIP, alice not on its list
         ("mona", "/api/customers/c2/sensitive", 200),  # on the list
-        ("bob", "/api/customers/c2/sensitive", 403),
+        ("bob", "/api/customers/c2/sensitive", 404),
         ("alice", "/api/customers/c5/sensitive", 403),  # pool: no owner rep
-        ("mona", "/api/customers/c5/sensitive", 200),  # managers have it
-        ("sam", "/api/customers/c5/sensitive", 200),
+        ("mona", "/api/customers/c5/sensitive", 403),  # pool: its need-to-know circle only
+        ("sam", "/api/customers/c5/sensitive", 403),
         ("alice", "/api/nothing-here", 404),
     ],
 )
@@ -244,13 +245,13 @@ def test_object_access(
 def test_a_rep_cannot_change_another_reps_or_a_pool_customer(
     server: LiveServer, token: dict[str, str]
 ) -> None:
-    for cid in ("c1", "c5"):
+    for cid, status in (("c1", 404), ("c5", 403)):  # another's: as if unknown; the pool: seen
         reply = request(server, "POST", f"/api/customers/{cid}/events", token["bob"], body=CONTACT)
-        assert reply.status == 403, reply.text
+        assert reply.status == status, reply.text
     reply = request(server, "POST", "/api/customers/c1/claim", token["bob"])
-    assert reply.status == 403  # not in the pool
+    assert reply.status == 404  # not his, not in the pool: as if unknown
     reply = request(server, "POST", "/api/customers/c1/events", token["sam"], body=CONTACT)
-    assert reply.status == 403
+    assert reply.status == 404
 
 
 def test_the_customer_view_says_sensitive_sections_exist_but_not_what_they_hold(

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
 from web import admin, analysis, customers, team
-from web.context import caller, services
+from web.context import REQUEST_ID, caller, services
 from web.errors import HttpError, forbidden, not_found
 from web.forms import event_from_json
 from web.routes import ALL_ROLES, Param, Route
 from web.sessions import COOKIE
 from web.users import verify_password
 
-LOCK_AFTER: Final = 5  # failed logins in a row before a user is locked out for a while
-LOCK_SECONDS: Final = 60.0
 # A password check is scrypt: tens of milliseconds of CPU and 16 MiB, on purpose. Run on
 # the event loop, every guess stalled every other request (16 clients guessing made a
 # rep's call list take 0.5 s instead of 3 ms: tests/reliability). hashlib.scrypt releases
@@ -58,25 +55,45 @@ def _verify_bounded(password: str, stored: str | None) -> bool:
         return verify_password(password, stored)
 
 
+def _login_audit(request: web.Request, user_id: str, outcome: str, reason: str) -> None:
+    svc = services(request)
+    user = svc.users.get(user_id)
+    svc.audit.record(
+        user=user_id[:64],
+        role=user.role if user is not None else "",
+        action="login",
+        outcome=outcome,
+        reason=reason,
+        request_id=request.get(REQUEST_ID, ""),
+        details={"address": request.remote or ""},
+    )
+
+
 async def check_login(request: web.Request, user_id: object, password: object) -> str:
-    """The user id if the credentials are right; 401 (or 429 while locked) otherwise."""
+    """The user id if the credentials are right; 401 (or 429 over the limit) otherwise."""
     svc = services(request)
     if not isinstance(user_id, str) or not isinstance(password, str) or not user_id:
         raise HttpError(400, "user and password: both required", field="user")
-    _, until = svc.login_failures.get(user_id, (0, 0.0))
-    if until > time.monotonic():
-        raise HttpError(429, "too many failed logins: try again in a minute")
+    user_id = user_id[:128]
+    address = request.remote or ""
+    # The slot is taken before the first await: parallel guesses each take one.
+    refused = svc.logins.attempt(user_id, address)
+    if refused is not None:
+        _login_audit(request, user_id, "refused", f"rate limit: {refused}")
+        raise HttpError(429, "too many login attempts: wait a minute and try again")
     user = svc.users.get(user_id)
     stored = user.password_hash if user else None
-    if not await asyncio.to_thread(_verify_bounded, password, stored) or user is None:
-        # Read the count after the check: other guesses at this user ran meanwhile, and
-        # each must count towards the lock-out.
-        failures, _ = svc.login_failures.get(user_id, (0, 0.0))
-        failures += 1
-        lock = time.monotonic() + LOCK_SECONDS if failures >= LOCK_AFTER else 0.0
-        svc.login_failures[user_id] = (0 if lock else failures, lock)
+    try:
+        good = await asyncio.to_thread(_verify_bounded, password, stored) and user is not None
+    except BaseException:
+        svc.logins.failed(user_id, address)
+        raise
+    if not good or user is None:
+        svc.logins.failed(user_id, address)
+        _login_audit(request, user_id, "refused", "unknown user or wrong password")
         raise HttpError(401, "unknown user or wrong password")
-    svc.login_failures.pop(user_id, None)
+    svc.logins.succeeded(user_id, address)
+    _login_audit(request, user.id, "allowed", "password")
     return user.id
 
 
@@ -92,9 +109,22 @@ async def login(request: web.Request) -> web.Response:
     return json_response({"token": token, "expires": session.expires, "role": user.role})
 
 
-async def logout(request: web.Request) -> web.Response:
+def end_session(request: web.Request) -> None:
+    """Revoke the caller's session (durably) and audit it."""
     who = caller(request)
-    services(request).signer.revoke(who.session)
+    svc = services(request)
+    svc.signer.revoke(who.session)
+    svc.audit.record(
+        user=who.user.id,
+        role=who.user.role,
+        action="logout",
+        outcome="allowed",
+        request_id=who.request_id,
+    )
+
+
+async def logout(request: web.Request) -> web.Response:
+    end_session(request)
     response = json_response({"logged_out": True})
     response.del_cookie(COOKIE, path="/")
     return response
@@ -111,7 +141,8 @@ async def me(request: web.Request) -> web.Response:
             "rep_id": user.rep_id,
             "team": svc.access.team_of(user) if user.acts_as_rep else None,
             "csrf": svc.signer.csrf(who.session),
-            "source": svc.source.description,
+            # The mode only: a server path or broker address is nothing a client needs.
+            "source": svc.source.description.split(":", 1)[0],
         }
     )
 
@@ -132,11 +163,11 @@ def wanted_rep(request: web.Request) -> str:
     rep_id = request.query.get("rep") or who.user.rep_id
     if rep_id is None:
         raise forbidden(f"role {who.user.role} has no call list")
-    if rep_id != who.user.rep_id:
-        if rep_id not in svc.ledger.reps:
-            raise not_found("rep", rep_id)
-        if not svc.access.can_see_rep(who.user, rep_id):
-            raise forbidden(f"rep {rep_id} is not in your team")
+    # One answer for "not in your team" and "no such rep".
+    if rep_id != who.user.rep_id and (
+        rep_id not in svc.ledger.reps or not svc.access.can_see_rep(who.user, rep_id)
+    ):
+        raise not_found("rep", rep_id)
     return rep_id
 
 
@@ -164,19 +195,19 @@ async def record_event(request: web.Request) -> web.Response:
         raise forbidden(f"customer {cid} is not yours to change")
     body = await read_json(request)
     try:
-        event = event_from_json(body, customer_id=cid, user=who.user)
+        event = event_from_json(body, customer_id=cid, user=who.user, entry=customers.entry(svc))
     except HttpError as exc:
         if exc.status == 422:
             customers.dead_letter(svc, who, body, exc.message)
         raise
     result = await customers.record(svc, who, cid, event)
-    return json_response(result, status=201)
+    return json_response(result, status=202 if result["held"] else 201)
 
 
 async def claim(request: web.Request) -> web.Response:
     cid = request.match_info["customer_id"]
     result = await customers.claim(services(request), caller(request), cid)
-    return json_response(result, status=201)
+    return json_response(result, status=202 if result.get("pending") else 201)
 
 
 async def search(request: web.Request) -> web.Response:
@@ -213,8 +244,18 @@ async def models(request: web.Request) -> web.Response:
 
 
 async def dataset(request: web.Request) -> web.StreamResponse:
-    rows = analysis.dataset_csv(services(request), caller(request))
+    svc = services(request)
+    who = caller(request)
+    rows = analysis.dataset_csv(svc, who)
     first = await rows.__anext__()  # the role check runs before any header is sent
+    svc.audit.record(
+        user=who.user.id,
+        role=who.user.role,
+        action="export",
+        outcome="allowed",
+        reason="data set (pseudonymised)",
+        request_id=who.request_id,
+    )
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
@@ -232,6 +273,10 @@ async def dataset(request: web.Request) -> web.StreamResponse:
 async def audit(request: web.Request) -> web.Response:
     limit = request.query.get("limit")
     return json_response(admin.audit(services(request), caller(request), limit))
+
+
+async def held(request: web.Request) -> web.Response:
+    return json_response(services(request).ledger.held())
 
 
 async def access(request: web.Request) -> web.Response:
@@ -266,7 +311,10 @@ API_ROUTES: Final = (
             "properties": {"user": {"type": "string"}, "password": {"type": "string"}},
         },
         public=True,
-        responses={401: "unknown user or wrong password", 429: "locked after failed logins"},
+        responses={
+            401: "unknown user or wrong password",
+            429: "over a login limit (web/logins.py)",
+        },
     ),
     Route("POST", "/api/logout", logout, ALL_ROLES, "end this session"),
     Route("GET", "/api/me", me, ALL_ROLES, "who am I: user, role, rep, team"),
@@ -313,7 +361,11 @@ API_ROUTES: Final = (
         ("rep",),
         "claim a pool customer (appends customer_assigned to the caller)",
         params=(_CID,),
-        responses={201: "assigned to the caller"},
+        responses={
+            201: "assigned to the caller",
+            202: "requested: waits for a manager (CLOSECAST_CLAIM_APPROVAL)",
+            429: "over the daily claim limit",
+        },
     ),
     Route(
         "GET",
@@ -365,8 +417,16 @@ API_ROUTES: Final = (
         "/api/audit",
         audit,
         ("admin",),
-        "the audit log of sensitive reads (read only; newest first)",
+        "the audit log: sensitive reads, logins, claims, assignments, importance and "
+        "need-to-know changes, exports (read only; newest first)",
         params=(Param("limit", "query", "records, 1..10000 (default 200)"),),
     ),
     Route("GET", "/api/access", access, ("admin",), "users, roles and need-to-know lists"),
+    Route(
+        "GET",
+        "/api/held",
+        held,
+        ("admin",),
+        "events held as dated ahead of the server's clock (count and list; not yet folded)",
+    ),
 )

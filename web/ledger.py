@@ -20,7 +20,6 @@ import asyncio
 import bisect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import pandas as pd
@@ -28,19 +27,16 @@ import pandas as pd
 from features.customer import owner_active
 from features.policy import DEFAULT, Policy
 from models.scoring import SCORE_COLUMNS, Scorer, score_states
-from streams.contract import SENSITIVE_SECTIONS, Event, to_ts
+from streams.contract import SENSITIVE_SECTIONS, Event
 from streams.deadletter import Rejection
+from streams.held import held_item, is_ahead
+from streams.held import wall_clock as wall_clock
 from streams.portrait import Portrait, PortraitStore
 from streams.replay import Replayer, Snapshot
-from streams.state import CustomerState, RepState
+from streams.state import DAY_US, CustomerState, RepState
 
 HISTORY_LIMIT: Final = 100
 REFRESH_SLICE: Final = 100  # customers re-scored per slice: ~10 ms of features
-
-
-def wall_clock() -> int:
-    """Now, in epoch microseconds: the web layer is the edge where real time comes in."""
-    return to_ts(datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +99,13 @@ def history_item(event: Event) -> HistoryItem:
         else:
             details["fields"] = sorted(p["fields"])
     else:
-        details = {k: v for k, v in p.items() if isinstance(v, str | int | float | bool)}
+        # Free-text notes are as sensitive as a deep section: the history says one was
+        # written, the text is read through the audited sensitive view only.
+        details = {
+            k: ("restricted" if k == "note" else v)
+            for k, v in p.items()
+            if isinstance(v, str | int | float | bool)
+        }
     return HistoryItem(
         event.ts,
         event.event_id,
@@ -119,12 +121,23 @@ class Ledger:
         self, scorer: Scorer, policy: Policy = DEFAULT, clock: Callable[[], int] | None = None
     ) -> None:
         self.scorer = scorer
-        # None: the ledger's time is the newest event's (a replayed or simulated log reads
-        # as of its own end). A clock: time is the later of that and the clock's "now",
-        # so a live team's list on Monday morning is Monday's, not Friday evening's.
+        # None: the ledger's time is the log's own clock, the newest event folded (a
+        # replayed or simulated log reads as of its own end). A clock: time is the clock's
+        # "now", never an event's claimed time (contract, "Time and the clock").
         self.clock = clock
         self.policy = policy
-        self.replayer = Replayer()
+        # Events ahead of the wall clock are held by the replayer (streams.held) either
+        # way: the log's clock must not follow a claimed future time either.
+        self.wall = wall_clock
+        self.replayer = Replayer(now=self.wall())
+        # Customers ever VVIP: their sensitive sections stay restricted to the
+        # need-to-know list however the tier changes later (web.access).
+        self.ever_vvip: set[str] = set()
+        # Free-text notes per customer (newest last), read only through the audited view.
+        self._notes: dict[str, list[dict[str, Any]]] = {}
+        # customer_assigned events per (assigner, UTC day): the claim limit's count,
+        # folded from the log so a restart does not reset it.
+        self.assigned_by_day: dict[tuple[str, int], int] = {}
         self.portraits = PortraitStore()
         self.rejected: list[Rejection] = []
         self._history: dict[str, list[HistoryItem]] = {}
@@ -150,9 +163,24 @@ class Ledger:
 
     @property
     def as_of(self) -> int:
-        """The ledger's time: the newest `occurred_at` folded in, or the clock if later."""
-        latest = self.replayer.latest
-        return latest if self.clock is None else max(latest, self.clock())
+        """The ledger's time: the clock's, or without one the log's own (newest folded)."""
+        return self.replayer.latest if self.clock is None else self.clock()
+
+    def is_ahead(self, ts: int) -> bool:
+        """Whether an event at `ts` would be held (beyond the skew ahead of the clock)."""
+        return is_ahead(ts, self.wall(), self.replayer.skew)
+
+    def held(self) -> dict[str, Any]:
+        """The held events: a count and a list (ids and times only)."""
+        events = self.replayer.hold.events
+        return {"count": len(events), "events": [held_item(e) for e in events[:200]]}
+
+    def notes(self, customer_id: str) -> list[dict[str, Any]]:
+        """Newest first."""
+        return list(reversed(self._notes.get(customer_id, [])))
+
+    def claims_on(self, user_id: str, ts: int) -> int:
+        return self.assigned_by_day.get((user_id, ts // DAY_US), 0)
 
     def stale(self, after_us: int) -> bool:
         """Whether a full re-score is due: something changed, or the clock moved on."""
@@ -200,15 +228,26 @@ class Ledger:
 
     def feed(self, event: Event) -> set[str]:
         """Fold one event; return the customers whose state changed (for re-scoring)."""
+        return self._feed(event, self.replayer.feed)
+
+    def release(self) -> set[str]:
+        """Fold the held events whose time has come; return the customers they changed."""
+        touched: set[str] = set()
+        for event in self.replayer.due(self.wall()):
+            touched |= self._feed(event, self.replayer.fold)
+        return touched
+
+    def _feed(self, event: Event, fold: Callable[[Event], bool]) -> set[str]:
         cid = event.customer_id
         touched: set[str] = set()
         before = None
         if cid is not None and event.type not in ("rep_joined", "rep_left"):
             state = self.replayer.customers.get(cid)
             before = state.owner if state is not None else None
-        if not self.replayer.feed(event):
-            return touched  # a duplicate changes nothing
+        if not fold(event):
+            return touched  # a duplicate, or held: changes nothing
         self.portraits.feed(event)
+        self._index(event)
         if cid is not None and event.type not in ("rep_joined", "rep_left"):
             touched.add(cid)
             self._remember(cid, event)
@@ -230,6 +269,26 @@ class Ledger:
 
     def reject(self, rejection: Rejection) -> None:
         self.replayer.reject(rejection)
+
+    def _index(self, event: Event) -> None:
+        cid = event.customer_id
+        if cid is None:
+            return
+        state = self.replayer.customers.get(cid)
+        if state is not None and state.tier == "vvip":
+            self.ever_vvip.add(cid)
+        note = event.payload.get("note")
+        if isinstance(note, str) and note:
+            notes = self._notes.setdefault(cid, [])
+            notes.append(
+                {"event_id": event.event_id, "occurred_at": event.occurred_at, "note": note}
+            )
+            if len(notes) > HISTORY_LIMIT:
+                del notes[0]
+        by = event.payload.get("by")
+        if event.type == "customer_assigned" and isinstance(by, str):
+            day = (by, event.ts // DAY_US)
+            self.assigned_by_day[day] = self.assigned_by_day.get(day, 0) + 1
 
     def _touch_rep(self, rep_id: str) -> None:
         self._rep_versions[rep_id] = self.version + 1

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from web import admin, analysis, customers, team
-from web.api import check_login, wanted_rep
+from web.api import check_login, end_session, wanted_rep
 from web.charts import svg
 from web.context import CALLER_KEY, caller, services
 from web.errors import HttpError
@@ -65,10 +65,23 @@ def error_page(request: web.Request, error: HttpError) -> web.Response:
 
 
 def local_path(target: str | None, fallback: str) -> str:
-    """Redirect only within this site: a path, never another host (`//evil`, `http:`)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return fallback
+    r"""Redirect only within this site: a relative path, never another host.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    `/\t/evil`, `/\\evil` and `//evil` all lead off-site: any control character,
+    backslash or a second leading slash is refused, and so is anything with a scheme."""
+    if not target or len(target) > 2000:
+        return fallback
+    # Checked as given and decoded once more: a proxy or a browser may decode it again.
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith("//") or "\\" in form:
+            return fallback
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in form):
+            return fallback
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return fallback
+    return target
 
 
 # ---------------------------------------------------------------- session
@@ -107,7 +120,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout_submit(request: web.Request) -> web.StreamResponse:
-    services(request).signer.revoke(caller(request).session)
+    end_session(request)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response
@@ -154,7 +167,7 @@ async def record_submit(request: web.Request) -> web.StreamResponse:
         raise HttpError(403, f"customer {cid} is not yours to change")
     form = {k: str(v) for k, v in (await request.post()).items()}
     try:
-        event = event_from_form(form, customer_id=cid, user=who.user)
+        event = event_from_form(form, customer_id=cid, user=who.user, entry=customers.entry(svc))
     except HttpError as exc:
         if exc.status == 422:
             customers.dead_letter(svc, who, form, exc.message)
@@ -162,6 +175,8 @@ async def record_submit(request: web.Request) -> web.StreamResponse:
     result = await customers.record(svc, who, cid, event)
     p = result["customer"]["p_close"]
     notice = f"Recorded {event.type.replace('_', ' ')} for {cid}: p_close now {p:.1%}"
+    if result["held"]:
+        notice = f"Kept {event.type.replace('_', ' ')} for {cid}: dated ahead, held until then"
     back = local_path(form.get("back"), f"/customers/{quote(cid)}")
     joiner = "&" if "?" in back else "?"
     raise web.HTTPSeeOther(f"{back}{joiner}notice={quote(notice)}")
@@ -169,8 +184,9 @@ async def record_submit(request: web.Request) -> web.StreamResponse:
 
 async def claim_submit(request: web.Request) -> web.StreamResponse:
     cid = request.match_info["customer_id"]
-    await customers.claim(services(request), caller(request), cid)
-    notice = quote(f"{cid} is now yours")
+    result = await customers.claim(services(request), caller(request), cid)
+    done = "claimed: waits for your manager" if result.get("pending") else "is now yours"
+    notice = quote(f"{cid} {done}")
     raise web.HTTPSeeOther(f"/customers/{quote(cid)}?notice={notice}")
 
 

@@ -24,6 +24,7 @@ from streams.contract import to_datetime
 from streams.state import CustomerState, RepState
 from web.charts import plot
 from web.context import Caller, Services
+from web.customers import entry
 from web.errors import HttpError, forbidden, not_found
 from web.forms import assignment_event
 
@@ -153,6 +154,11 @@ def pool(svc: Services, who: Caller) -> dict[str, Any]:
         team = {r: s for r, s in ledger.reps.items() if r in svc.access.team_reps(who.user)}
         rec = recommend(book, team, svc.policy)
         out["recommended"] = records(rec.assignment)
+        # Claims waiting for this manager (CLOSECAST_CLAIM_APPROVAL): accept them through
+        # the assignments like any other.
+        out["claim_requests"] = [
+            r for r in svc.claim_requests.pending(states) if r["rep_id"] in team
+        ]
         out["recommended_value"] = rec.total_value
         out["receivers"] = records(rec.receivers)
     return out
@@ -179,8 +185,18 @@ async def accept(svc: Services, who: Caller, body: object) -> dict[str, Any]:
             raise forbidden(f"rep {rep_id} is not in your team")
         if not rep.active:
             raise HttpError(409, f"rep {rep_id} has left")
-        events.append(assignment_event(customer_id, rep_id, by=who.user.id))
+        events.append(assignment_event(customer_id, rep_id, who.user.id, entry(svc)))
     await svc.source.append(events)
+    for event in events:
+        svc.audit.record(
+            user=who.user.id,
+            role=who.user.role,
+            action="assign",
+            customer_id=event.customer_id or "",
+            outcome="allowed",
+            reason=f"to rep {event.rep_id}",
+            request_id=who.request_id,
+        )
     return {"assigned": [{"customer_id": c, "rep_id": r} for c, r in pairs]}
 
 
