@@ -25,11 +25,15 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Debian's chromium for the browser tests (never a browser build downloaded by a tool).
+# Debian's chromium for the browser tests (never a browser build downloaded by a tool),
+# and CJK fonts so the zh-Hant/zh-Hans pages render (and are screenshot) as people see them.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed" >&2; exit 1; }
+	@fc-list :lang=zh-tw 2>/dev/null | grep -q . || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
+	@fc-list :lang=zh-tw 2>/dev/null | grep -q . || { echo "fonts-noto-cjk could not be installed" >&2; exit 1; }
 
 # The Kafka broker's jars, from Maven Central through streams/broker/pom.xml.
 kafka-jars: setup
