@@ -110,6 +110,9 @@ class CallLine:
     contact: Contact = NOBODY
     trend: str = ""  # up | steady | down; "" without an earlier score
     trend_change: float | None = None  # p_close now minus p_close TREND_DAYS ago
+    status: str = ""  # lead | customer (what a list is filtered by)
+    stage: str = ""
+    tier: str = "standard"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +139,9 @@ class CallLine:
             "reasons": list(self.reasons),
             "trend": self.trend,
             "trend_change": None if self.trend_change is None else round(self.trend_change, 4),
+            "status": self.status,
+            "stage": self.stage,
+            "tier": self.tier,
         }
 
 
@@ -355,6 +361,9 @@ def call_lists(
                 contact=contacts.get(cid, NOBODY),
                 trend=trend,
                 trend_change=change,
+                status=str(book.status[i]),
+                stage=str(book.stage[i]),
+                tier=str(book.tier[i]),
             )
         )
     return lists

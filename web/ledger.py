@@ -12,12 +12,19 @@ score within a second), and `refresh()` re-scores everyone in small slices on th
 loop, so the features that move with the clock or with the rep's activity catch up
 without a request ever waiting behind a full re-score. Single-threaded by design: every
 change happens on the event loop, so no lock is needed and no reader sees half an event.
+
+Trends: a second replayer (the baseline) folds only what is at least `TREND_DAYS` old;
+the events of the last `TREND_DAYS` wait in a heap until the ledger's time moves past
+them. Whenever everyone is scored at load, the baseline is scored too, as of
+`TREND_DAYS` before, which is each customer's earlier score a call list's trend compares
+with. Holding a month of events costs far less than keeping every customer's history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,10 +39,11 @@ from streams.contract import SENSITIVE_SECTIONS, Event, to_ts
 from streams.deadletter import Rejection
 from streams.portrait import Portrait, PortraitStore
 from streams.replay import Replayer, Snapshot
-from streams.state import CustomerState, RepState
+from streams.state import DAY_US, CustomerState, RepState
 
 HISTORY_LIMIT: Final = 100
 REFRESH_SLICE: Final = 100  # customers re-scored per slice: ~10 ms of features
+TREND_DAYS: Final = 30  # planning.calllist.TREND_DAYS: the call list's trend window
 
 
 def wall_clock() -> int:
@@ -131,6 +139,11 @@ class Ledger:
         self.refreshed_version = 0
         self.refreshed_as_of = 0
         self.refreshing = False
+        self._baseline = Replayer()
+        self._waiting: list[tuple[int, int, Event]] = []  # (occurred_at, arrival, event)
+        self._arrivals = 0
+        # Each customer's p_close TREND_DAYS before the time of the last full scoring.
+        self.earlier: dict[str, float] = {}
 
     # ------------------------------------------------------------ reading
 
@@ -202,6 +215,9 @@ class Ledger:
             before = state.owner if state is not None else None
         if not self.replayer.feed(event):
             return touched  # a duplicate changes nothing
+        self._arrivals += 1
+        heapq.heappush(self._waiting, (event.ts, self._arrivals, event))
+        self._settle(self.replayer.latest - TREND_DAYS * DAY_US)
         self.portraits.feed(event)
         if cid is not None and event.type not in ("rep_joined", "rep_left"):
             touched.add(cid)
@@ -224,6 +240,12 @@ class Ledger:
 
     def reject(self, rejection: Rejection) -> None:
         self.replayer.reject(rejection)
+
+    def _settle(self, until: int) -> None:
+        """Fold into the baseline every waiting event that happened by `until`."""
+        waiting = self._waiting
+        while waiting and waiting[0][0] <= until:
+            self._baseline.feed(heapq.heappop(waiting)[2])
 
     def _touch_rep(self, rep_id: str) -> None:
         self._rep_versions[rep_id] = self.version + 1
@@ -261,6 +283,21 @@ class Ledger:
         self.rescore(self.replayer.customers, as_of)
         self.refreshed_version = self.version
         self.refreshed_as_of = as_of
+        self.score_earlier(as_of - TREND_DAYS * DAY_US)
+
+    def score_earlier(self, as_of: int) -> None:
+        """Score every customer as the baseline knew it at `as_of` (for the trends)."""
+        self._settle(as_of)
+        base = self._baseline
+        states = [base.customers[c] for c in sorted(base.customers)]
+        if not states:
+            self.earlier = {}
+            return
+        snapshot = Snapshot(base.customers, base.reps, as_of, base.stats)
+        frame = score_states(states, snapshot, self.scorer, self.policy)
+        self.earlier = dict(
+            zip(frame["customer_id"].tolist(), frame["p_close"].astype(float).tolist(), strict=True)
+        )
 
     async def refresh(self) -> None:
         """Re-score everyone at the current clock, a slice at a time, yielding in between."""

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from web import admin, analysis, customers, team
+from web import admin, analysis, customers, i18n, team
 from web.api import check_login, wanted_rep
+from web.calllists import SORTS
 from web.charts import svg
 from web.context import CALLER_KEY, caller, services
 from web.errors import HttpError
 from web.forms import event_from_form
+from web.labels import N_, choices, label, trend_label
+from web.paging import page_of
 from web.routes import ALL_ROLES, Param, Route
 from web.sessions import COOKIE
 
@@ -27,28 +30,70 @@ TEMPLATES: Final = Environment(
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
+)
+# The current request's language (web.i18n's context variable) answers every _().
+TEMPLATES.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True
 )
 TEMPLATES.filters["svg"] = svg
-# "2026-11-30T14:24:50.639+00:00" reads as "2026-11-30 14:24 UTC".
-TEMPLATES.filters["when"] = lambda iso: f"{iso[:10]} {iso[11:16]} UTC" if iso else "—"
+TEMPLATES.filters["when"] = i18n.when
+TEMPLATES.globals.update(
+    when=i18n.when,
+    day=i18n.day,
+    num=i18n.num,
+    pct=i18n.pct,
+    yes_no=i18n.yes_no,
+    label=label,
+    due_label=lambda code: label("due", code),
+    action_label=lambda code: label("action", code),
+    channel_label=lambda code: label("channel", code),
+    flag_label=lambda code: label("flag", code),
+    source_label=lambda code: label("source", code),
+    trend_label=lambda line: trend_label(line.trend, line.trend_change),
+    languages=i18n.NAMES,
+)
 HOME: Final = {"rep": "/calls", "manager": "/manager", "analyst": "/analyst", "admin": "/admin"}
 NAV: Final = {
-    "rep": (("/calls", "Call list"), ("/pool", "Pool"), ("/search", "Search")),
+    "rep": (("/calls", N_("Call list")), ("/pool", N_("Pool")), ("/search", N_("Search"))),
     "manager": (
-        ("/manager", "Report"),
-        ("/alerts", "Alerts"),
-        ("/pool", "Pool"),
-        ("/calls", "Call lists"),
-        ("/search", "Search"),
+        ("/manager", N_("Report")),
+        ("/alerts", N_("Alerts")),
+        ("/pool", N_("Pool")),
+        ("/calls", N_("Call lists")),
+        ("/search", N_("Search")),
     ),
-    "analyst": (("/analyst", "Models & data"),),
-    "admin": (("/admin", "Audit & access"),),
+    "analyst": (("/analyst", N_("Models & data")),),
+    "admin": (("/admin", N_("Audit & access")),),
 }
+CHANNELS: Final = ("phone", "wechat", "sms", "email", "visit", "hosted_visit")
+
+
+def page_lang(request: web.Request) -> i18n.Lang:
+    """The request's language (?lang=, the cookie, Accept-Language) and the team's zone."""
+    tag = i18n.choose(
+        request.query.get("lang"),
+        request.cookies.get(i18n.COOKIE),
+        request.headers.get("Accept-Language"),
+    )
+    try:
+        zone = services(request).settings.timezone
+    except KeyError:  # no services (a bare app in a test): UTC
+        zone = "UTC"
+    return i18n.Lang(tag, zone)
 
 
 def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
     who = request.get(CALLER_KEY)
-    base: dict[str, Any] = {"user": None, "csrf": "", "nav": (), "path": request.path}
+    lang = page_lang(request)
+    base: dict[str, Any] = {
+        "user": None,
+        "csrf": "",
+        "nav": (),
+        "path": request.path,
+        "lang": lang.tag,
+        "zone": lang.zone,
+    }
     if who is not None:
         svc = services(request)
         base.update(
@@ -56,8 +101,13 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
             csrf=svc.signer.csrf(who.session),
             nav=NAV.get(who.user.role, ()),
         )
-    html = TEMPLATES.get_template(name).render(**base, **context)
-    return web.Response(text=html, status=status, content_type="text/html")
+    with i18n.using(lang):
+        html = TEMPLATES.get_template(name).render(**base, **context)
+    response = web.Response(text=html, status=status, content_type="text/html")
+    if request.query.get("lang") in i18n.LANGUAGES:
+        # The user's choice is remembered until they choose again.
+        response.set_cookie(i18n.COOKIE, lang.tag, max_age=365 * 86400, path="/", samesite="Strict")
+    return response
 
 
 def error_page(request: web.Request, error: HttpError) -> web.Response:
@@ -116,21 +166,78 @@ async def logout_submit(request: web.Request) -> web.StreamResponse:
 # ---------------------------------------------------------------- reps
 
 
+_LIST_KEYS: Final = ("status", "stage", "tier", "due", "sort")
+
+
 async def calls_page(request: web.Request) -> web.Response:
     svc = services(request)
     who = caller(request)
-    rep_id = wanted_rep(request)
-    listed = svc.calllists.get(rep_id)
     team_reps = svc.access.team_reps(who.user) if who.user.role == "manager" else []
+    reps_only = [r for r in team_reps if r != who.user.rep_id]
+    if reps_only and not request.query.get("rep"):
+        # A manager's "Call lists" opens the team's first rep, not the manager's own
+        # (empty) list; the picker above it reaches every other rep.
+        rep_id = reps_only[0]
+    else:
+        rep_id = wanted_rep(request)
+    listed = svc.calllists.get(rep_id)
+    query = {k: request.query.get(k, "") for k in _LIST_KEYS}
+    page = page_of(listed.select(request.query), request.query)
+    keep = {k: v for k, v in query.items() if v}
+    if rep_id != who.user.rep_id:
+        keep["rep"] = rep_id
+
+    def page_link(cursor: str) -> str:
+        return "/calls?" + urlencode({**keep, "cursor": cursor})
+
+    back = "/calls" + ("?" + urlencode(keep) if keep else "")
+    names = {r: _rep_name(svc, r) for r in team_reps}
+    with i18n.using(page_lang(request)):
+        filters = [
+            ("due", i18n.gettext("Due"), choices("due")),
+            ("status", i18n.gettext("Status"), choices("status")[:2]),
+            ("stage", i18n.gettext("Stage"), choices("stage")),
+            ("tier", i18n.gettext("Tier"), choices("tier")),
+        ]
+        sorts = [(k, i18n.gettext(v)) for k, v in _SORT_LABELS.items() if k in SORTS]
     return render(
         request,
         "calls.html",
         listed=listed,
+        page=page,
+        counts=listed.counts,
         rep_id=rep_id,
-        team_reps=team_reps,
-        as_of=listed.to_dict()["as_of"],
+        rep_label=_rep_label(listed.rep_name, rep_id),
+        team_reps=[(r, names[r]) for r in reps_only],
+        filters=filters,
+        sorts=sorts,
+        query=query,
+        query_used=any(query.values()),
+        channels=CHANNELS,
+        back=back,
+        page_link=page_link,
         notice=request.query.get("notice"),
     )
+
+
+_SORT_LABELS: Final = {
+    "rank": N_("priority"),
+    "value": N_("predicted value"),
+    "chance": N_("chance to close"),
+    "silence": N_("days without contact"),
+    "company": N_("company"),
+    "trend": N_("score trend"),
+}
+
+
+def _rep_name(svc: Any, rep_id: str) -> str:
+    rep = svc.ledger.reps.get(rep_id)
+    name = rep.name if rep is not None else None
+    return _rep_label(name or "", rep_id)
+
+
+def _rep_label(name: str, rep_id: str) -> str:
+    return f"{name} ({rep_id})" if name else rep_id
 
 
 async def customer_page(request: web.Request) -> web.Response:

@@ -35,6 +35,9 @@ class Settings:
     # Bodies larger than this get 413 before they are read: a contract event is at most a
     # 2,000-character note plus a small envelope, and a pool acceptance a few hundred lines.
     max_body_bytes: int = 256 * 1024
+    # The team's time zone: every time a page shows is in it (CLOSECAST_TIMEZONE, an IANA
+    # name such as Asia/Taipei; UTC by default).
+    timezone: str = "UTC"
 
     @classmethod
     def from_env(
@@ -89,7 +92,20 @@ class Settings:
             audit_log=audit_log or _path(env.get("CLOSECAST_AUDIT_LOG")) or DEFAULT_AUDIT_LOG,
             session_hours=session_hours,
             secure_cookies=env.get("CLOSECAST_SECURE_COOKIES", "") not in ("", "0", "false"),
+            timezone=_zone(env.get("CLOSECAST_TIMEZONE", "") or "UTC"),
         )
+
+
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"CLOSECAST_TIMEZONE: no time zone {name!r} (an IANA name such as Asia/Taipei)"
+        ) from None
+    return name
 
 
 def _path(text: str | None) -> Path | None:
