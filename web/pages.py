@@ -174,12 +174,10 @@ async def calls_page(request: web.Request) -> web.Response:
     who = caller(request)
     team_reps = svc.access.team_reps(who.user) if who.user.role == "manager" else []
     reps_only = [r for r in team_reps if r != who.user.rep_id]
-    if reps_only and not request.query.get("rep"):
-        # A manager's "Call lists" opens the team's first rep, not the manager's own
-        # (empty) list; the picker above it reaches every other rep.
-        rep_id = reps_only[0]
-    else:
-        rep_id = wanted_rep(request)
+    # A manager's "Call lists" opens the team's first rep, not the manager's own (empty)
+    # list; the picker above it reaches every other rep.
+    first_rep = reps_only and not request.query.get("rep")
+    rep_id = reps_only[0] if first_rep else wanted_rep(request)
     listed = svc.calllists.get(rep_id)
     query = {k: request.query.get(k, "") for k in _LIST_KEYS}
     page = page_of(listed.select(request.query), request.query)
