@@ -206,7 +206,7 @@ async def search(request: web.Request) -> web.Response:
 
 
 async def pool(request: web.Request) -> web.Response:
-    return json_response(team.pool(services(request), caller(request)))
+    return json_response(team.pool(services(request), caller(request), request.query))
 
 
 async def accept_pool(request: web.Request) -> web.Response:
@@ -216,11 +216,11 @@ async def accept_pool(request: web.Request) -> web.Response:
 
 
 async def report(request: web.Request) -> web.Response:
-    return json_response(team.report(services(request), caller(request)))
+    return json_response(team.report(services(request), caller(request), request.query))
 
 
 async def alerts(request: web.Request) -> web.Response:
-    return json_response(team.alerts(services(request), caller(request)))
+    return json_response(team.alerts(services(request), caller(request), request.query))
 
 
 # ---------------------------------------------------------------- analysts, admins

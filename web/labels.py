@@ -91,3 +91,99 @@ def trend_label(trend: str, change: float | None) -> str:
     if not trend:
         return ""
     return f"{label('trend', trend)} {points(change)}"
+
+
+# ---------------------------------------------------------------- table cells
+
+_PERCENT_COLUMNS: Final = frozenset(
+    {"p_close", "conversion", "ineffective_share", "share", "auc", "brier", "fit_share"}
+)
+_REP_COLUMNS: Final = frozenset({"owner", "last_owner", "suspended_by", "rep", "assigned_rep"})
+_COLUMN_LABELS: Final[dict[str, str]] = {
+    "customer_id": N_("Customer"),
+    "rep_id": N_("Rep"),
+    "name": N_("Name"),
+    "owner": N_("Owner"),
+    "p_close": N_("Chance to close"),
+    "predicted_value": N_("Predicted value"),
+    "expected_value": N_("Expected order"),
+    "effective_contacts": N_("Effective contacts"),
+    "days_since_contact": N_("Days since contact"),
+    "days_since_order": N_("Days since order"),
+    "stage": N_("Stage"),
+    "reasons": N_("Why this chance"),
+    "score_source": N_("Scored by"),
+    "leads": N_("Leads"),
+    "deals": N_("Deals"),
+    "conversion": N_("Conversion"),
+    "tenure_days": N_("Days in the team"),
+    "new_rep": N_("New rep"),
+    "active": N_("Active"),
+    "team": N_("Team"),
+    "role": N_("Role"),
+    "verdict": N_("Verdict"),
+    "note": N_("Note"),
+    "orders": N_("Orders"),
+    "order_value": N_("Order value"),
+    "why": N_("Why"),
+    "last_owner": N_("Last owner"),
+    "never_suspend": N_("Never suspend"),
+    "severity": N_("Severity"),
+    "shortfall": N_("Shortfall"),
+    "target": N_("Target"),
+    "prospects_7d": N_("Prospects (7 days)"),
+    "weekly_effective_contacts": N_("Effective contacts a week"),
+    "contacted": N_("Contacted"),
+    "quoted": N_("Quoted"),
+    "expected": N_("Expected range"),
+    "assigned_value": N_("Assigned value"),
+    "fit": N_("Fit"),
+    "as_of": N_("As of"),
+    "suspended_at": N_("Suspended at"),
+    "suspended_by": N_("Suspended by"),
+    "rule": N_("Rule"),
+    "effective_before": N_("Effective contacts before"),
+    "event_id": N_("Event"),
+}
+
+
+def heading(column: str) -> str:
+    known = _COLUMN_LABELS.get(column) or LABELS["field"].get(column)
+    return gettext(known) if known else column.replace("_", " ")
+
+
+def _looks_like_time(text: str) -> bool:
+    return len(text) >= 16 and text[4] == "-" and text[7] == "-" and text[10] in "T "
+
+
+def cell(column: str, value: object, rep_names: dict[str, str] | None = None) -> str:
+    """A table value as a person reads it: percentages, grouped numbers, local times,
+    yes/no, labels for codes, names for rep ids, reasons in words."""
+    from models.reasons import for_people
+    from web.i18n import day, num, pct, when
+
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if column in _REP_COLUMNS and isinstance(value, str) and rep_names:
+        return rep_names.get(value, value)
+    if column in _PERCENT_COLUMNS and isinstance(value, int | float):
+        return pct(float(value))
+    if isinstance(value, float):
+        return num(value, 0 if abs(value) >= 10 or value == int(value) else 1)
+    if isinstance(value, int):
+        return num(value)
+    if isinstance(value, str):
+        if column == "reasons":
+            return "; ".join(for_people(r) for r in value.split("; ") if r)
+        if column in ("stage", "status", "tier"):
+            return label(column, value)
+        if column == "score_source":
+            return label("source", value)
+        if _looks_like_time(value):
+            return when(value)
+        if len(value) == 10 and value[4] == "-" and value[7] == "-":
+            return day(value + "T00:00:00+00:00")
+        return value
+    return str(value)

@@ -20,7 +20,7 @@ from web.charts import svg
 from web.context import CALLER_KEY, caller, services
 from web.errors import HttpError
 from web.forms import event_from_form
-from web.labels import N_, choices, label, trend_label
+from web.labels import LABELS, N_, cell, choices, heading, label, trend_label
 from web.paging import page_of
 from web.routes import ALL_ROLES, Param, Route
 from web.sessions import COOKIE
@@ -36,7 +36,16 @@ TEMPLATES: Final = Environment(
 TEMPLATES.install_gettext_callables(  # type: ignore[attr-defined]
     i18n.gettext, i18n.ngettext, newstyle=True
 )
-TEMPLATES.filters["svg"] = svg
+
+
+def _chart(chart: dict[str, Any]) -> Any:
+    """A chart in the page's language: its title, and its stage names when it has them."""
+    stages = set(LABELS["stage"])
+    bars = [[label("stage", b) if b in stages else b, v] for b, v in chart["bars"]]
+    return svg({"title": i18n.gettext(chart["title"]), "bars": bars})
+
+
+TEMPLATES.filters["svg"] = _chart
 TEMPLATES.filters["when"] = i18n.when
 TEMPLATES.globals.update(
     when=i18n.when,
@@ -94,12 +103,21 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
         "lang": lang.tag,
         "zone": lang.zone,
     }
+    query = dict(request.query)
+
+    def href_with(param: str, value: object) -> str:
+        """This page with one query parameter changed (a table's page link)."""
+        return request.path + "?" + urlencode({**query, param: str(value)})
+
+    base.update(href_with=href_with, rep_names={}, link_reps=False, heading=heading, cell=cell)
     if who is not None:
         svc = services(request)
         base.update(
             user=who.user,
             csrf=svc.signer.csrf(who.session),
             nav=NAV.get(who.user.role, ()),
+            rep_names={r: _rep_label(s.name or "", r) for r, s in svc.ledger.reps.items()},
+            link_reps=who.user.role == "manager",
         )
     with i18n.using(lang):
         html = TEMPLATES.get_template(name).render(**base, **context)
@@ -289,7 +307,7 @@ async def search_page(request: web.Request) -> web.Response:
 
 
 async def pool_page(request: web.Request) -> web.Response:
-    data = team.pool(services(request), caller(request))
+    data = team.pool(services(request), caller(request), request.query)
     return render(request, "pool.html", pool=data, notice=request.query.get("notice"))
 
 
@@ -305,11 +323,15 @@ async def pool_accept_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def manager_page(request: web.Request) -> web.Response:
-    return render(request, "manager.html", r=team.report(services(request), caller(request)))
+    return render(
+        request, "manager.html", r=team.report(services(request), caller(request), request.query)
+    )
 
 
 async def alerts_page(request: web.Request) -> web.Response:
-    return render(request, "alerts.html", a=team.alerts(services(request), caller(request)))
+    return render(
+        request, "alerts.html", a=team.alerts(services(request), caller(request), request.query)
+    )
 
 
 # ---------------------------------------------------------------- analysts, admins
