@@ -173,3 +173,15 @@ def day(value: str | int | datetime | None) -> str:
 
 def yes_no(value: object) -> str:
     return gettext("yes") if value else gettext("no")
+
+
+def days_ago(days: float | None) -> str:
+    """'today', 'yesterday', '12 days ago' (never '0.3 days ago')."""
+    if days is None or not math.isfinite(days):
+        return "—"
+    whole = int(days)
+    if whole <= 0:
+        return gettext("today")
+    if whole == 1:
+        return gettext("yesterday")
+    return gettext("%(n)s days ago") % {"n": num(whole)}

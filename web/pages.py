@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from models.reasons import for_people
 from web import admin, analysis, customers, i18n, team
 from web.api import check_login, wanted_rep
 from web.calllists import SORTS
@@ -53,6 +54,8 @@ TEMPLATES.globals.update(
     num=i18n.num,
     pct=i18n.pct,
     yes_no=i18n.yes_no,
+    days_ago=i18n.days_ago,
+    for_people=for_people,
     label=label,
     due_label=lambda code: label("due", code),
     action_label=lambda code: label("action", code),

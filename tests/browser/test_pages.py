@@ -41,7 +41,7 @@ def test_a_rep_reads_the_list_records_a_contact_and_sees_the_list_change(
     page.locator(f'li[data-customer="{first}"] a.company').click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == f"Customer {first}"
-    assert "p_close" in page.locator("#score").inner_text()
+    assert "chance to close" in page.locator("#score").inner_text()
     shot(page, "03-rep-customer")
     page.go_back()
     page.wait_for_load_state()
