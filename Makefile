@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench browser kafka-jars kafka-up kafka-down reliability \
+.PHONY: setup demo test lint typecheck unit bench browser messages kafka-jars kafka-up kafka-down reliability \
 	kafka-status clean
 
 $(STAMP): pyproject.toml
@@ -53,6 +53,14 @@ reliability: setup browser kafka-jars
 
 unit: setup
 	$(BIN)/pytest -m "not live" --ignore=tests/reliability --ignore=tests/live
+
+# The pages' texts: extract them from web/ into the template, then merge it into each
+# language's catalogue (translate the new entries in the .po files, then commit them).
+# The server reads the .po files themselves: there is no compile step.
+messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext -k i18n.gettext --no-location \
+		--sort-output -o web/locale/messages.pot .
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale --no-location --ignore-obsolete
 
 bench: setup
 	$(BIN)/python -m bench

@@ -1,6 +1,6 @@
 """Languages and local time for the pages: Traditional Chinese, Simplified Chinese, English.
 
-Texts come from gettext catalogues (`web/locale/<lang>/LC_MESSAGES/messages.po`, read by
+Texts come from gettext catalogues (`web/locale/<zh_Hant|zh_Hans>/LC_MESSAGES/messages.po`, read by
 Babel when the server starts: no compile step, so a fresh clone serves every language);
 dates, numbers and percentages are Babel's for the chosen locale; times are shown in the
 team's time zone (`CLOSECAST_TIMEZONE`). The language is the user's choice (`?lang=`,
@@ -84,7 +84,7 @@ def choose(asked: str | None, cookie: str | None, accept_language: str | None) -
 
 @cache
 def catalog(tag: str) -> Catalog | None:
-    path = LOCALE_DIR / tag / "LC_MESSAGES" / "messages.po"
+    path = LOCALE_DIR / LANGUAGES[tag].rsplit("_", 1)[0] / "LC_MESSAGES" / "messages.po"
     if not path.is_file():
         return None
     with path.open("rb") as handle:

@@ -73,6 +73,12 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "complaint_received": N_("complaint"),
     },
     "trend": {"up": N_("up"), "steady": N_("steady"), "down": N_("down")},
+    "role": {
+        "rep": N_("rep"),
+        "manager": N_("manager"),
+        "analyst": N_("analyst"),
+        "admin": N_("admin"),
+    },
     "field": {
         "company": N_("Company"),
         "contact_name": N_("Contact"),

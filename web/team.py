@@ -25,6 +25,7 @@ from web.charts import plot
 from web.context import Caller, Services
 from web.errors import HttpError, forbidden, not_found
 from web.forms import assignment_event
+from web.labels import N_
 from web.paging import page_of
 
 MAX_ROWS = 200  # rows per table on a page; the API says how many there were in all
@@ -138,13 +139,14 @@ def report(svc: Services, who: Caller, query: Mapping[str, str] = NO_QUERY) -> d
         "reps": [{"rep_id": r, "name": rep_label(reps, r)} for r in sorted(sellers)],
         "plots": {
             "pipeline_by_rep": plot(
-                "Predicted pipeline value by rep", [(rep_label(reps, r), v) for r, v in pipeline]
+                N_("Predicted pipeline value by rep"),
+                [(rep_label(reps, r), v) for r, v in pipeline],
             ),
             "funnel": plot(
-                "Leads by rep (deals in brackets)",
+                N_("Leads by rep (deals in brackets)"),
                 [(f"{rep_label(reps, r)} ({d:.0f})", leads) for r, leads, d in leads_deals],
             ),
-            "stages": plot("Customers by portrait stage", [(k, float(v)) for k, v in stages]),
+            "stages": plot(N_("Customers by portrait stage"), [(k, float(v)) for k, v in stages]),
         },
     }
     paged(out, "funnel", funnel.reset_index(drop=True), query)
