@@ -128,7 +128,8 @@ def points(change: float | None) -> str:
     """A change of a probability, in percentage points with its sign ("+2.3 pts")."""
     if change is None:
         return ""
-    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    shown = round(abs(change) * 100, 1)
+    sign = "±" if shown == 0 else "+" if change > 0 else "−"
     return gettext("%(sign)s%(n)s pts") % {"sign": sign, "n": num(abs(change) * 100, 1)}
 
 

@@ -226,7 +226,10 @@ async def calls_page(request: web.Request) -> web.Response:
         page=page,
         counts=listed.counts,
         rep_id=rep_id,
-        rep_label=_rep_label(listed.rep_name, rep_id),
+        # One's own list says one's name; a manager's view of a rep's says whose it is.
+        rep_label=(listed.rep_name or rep_id)
+        if rep_id == who.user.rep_id
+        else _rep_label(listed.rep_name, rep_id),
         team_reps=[(r, names[r]) for r in reps_only],
         filters=filters,
         sorts=sorts,
