@@ -83,6 +83,9 @@ PAGE_MATRIX: list[tuple[str, str, dict[str, str] | None, dict[str, int]]] = [
     ("GET", "/manager", None, {A: 403, M: 200, N: 403, D: 403}),
     ("GET", "/alerts", None, {A: 403, M: 200, N: 403, D: 403}),
     ("GET", "/analyst", None, {A: 403, M: 403, N: 200, D: 403}),
+    # The test server has no model registry: an analyst is told so (409), others refused.
+    ("POST", "/analyst/promote", {"version": "v1"}, {A: 403, M: 403, N: 409, D: 403}),
+    ("POST", "/analyst/rollback", {}, {A: 403, M: 403, N: 409, D: 403}),
     ("GET", "/admin", None, {A: 403, M: 403, N: 403, D: 200}),
     ("POST", "/logout", {}, {A: 303, M: 303, N: 303, D: 303}),
     ("POST", "/login", None, {}),  # public; its own tests below

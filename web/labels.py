@@ -73,6 +73,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "complaint_received": N_("complaint"),
     },
     "trend": {"up": N_("up"), "steady": N_("steady"), "down": N_("down")},
+    "model": {
+        "current": N_("current"),
+        "candidate": N_("candidate"),
+        "unreadable": N_("unreadable"),
+    },
     "role": {
         "rep": N_("rep"),
         "manager": N_("manager"),

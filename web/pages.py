@@ -17,7 +17,7 @@ from models.reasons import for_people
 from web import admin, analysis, customers, i18n, team
 from web.api import check_login, wanted_rep
 from web.calllists import SORTS
-from web.charts import svg
+from web.charts import curve_svg, svg
 from web.context import CALLER_KEY, caller, services
 from web.errors import HttpError
 from web.forms import event_from_form
@@ -55,6 +55,7 @@ TEMPLATES.globals.update(
     pct=i18n.pct,
     yes_no=i18n.yes_no,
     days_ago=i18n.days_ago,
+    metric=lambda name, value: metric_text(name, value),
     for_people=for_people,
     label=label,
     due_label=lambda code: label("due", code),
@@ -79,6 +80,17 @@ NAV: Final = {
     "admin": (("/admin", N_("Audit & access")),),
 }
 CHANNELS: Final = ("phone", "wechat", "sms", "email", "visit", "hosted_visit")
+
+
+def metric_text(name: str, value: object) -> str:
+    """A model metric as people read it: AUCs to two places, shares as percentages."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return str(value) if value is not None else "—"
+    if "auc" in name:
+        return i18n.num(float(value), 3)
+    if name in ("rows", "positives", "customers", "origins") or name.startswith("n_"):
+        return i18n.num(float(value))
+    return i18n.pct(float(value), 2 if abs(float(value)) < 0.1 else 1)
 
 
 def page_lang(request: web.Request) -> i18n.Lang:
@@ -344,7 +356,40 @@ async def alerts_page(request: web.Request) -> web.Response:
 
 
 async def analyst_page(request: web.Request) -> web.Response:
-    return render(request, "analyst.html", m=analysis.models(services(request), caller(request)))
+    a, b = request.query.get("a", ""), request.query.get("b", "")
+    compare = (a, b) if a and b else None
+    data = analysis.models(services(request), caller(request), compare)
+    return render(
+        request, "analyst.html", m=data, curve=curve_chart, notice=request.query.get("notice")
+    )
+
+
+def curve_chart(kind: str, series: dict[str, list[tuple[float, float]]]) -> Any:
+    titles = {
+        "roc": (N_("ROC curve"), N_("false positive rate"), N_("true positive rate")),
+        "calibration": (N_("Calibration"), N_("predicted"), N_("observed")),
+        "capture": (N_("Capture"), N_("share of customers"), N_("share of closes")),
+    }
+    title, x, y = (i18n.gettext(t) for t in titles[kind])
+    return curve_svg(title, series, diagonal=True, x_label=x, y_label=y)
+
+
+async def promote_submit(request: web.Request) -> web.StreamResponse:
+    return await _model_change(request, "promote")
+
+
+async def rollback_submit(request: web.Request) -> web.StreamResponse:
+    return await _model_change(request, "rollback")
+
+
+async def _model_change(request: web.Request, action: str) -> web.StreamResponse:
+    form = await request.post()
+    after = analysis.change_model(
+        services(request), caller(request), action, str(form.get("version", ""))
+    )
+    with i18n.using(page_lang(request)):
+        notice = i18n.gettext("Current model: %(v)s (recorded in the audit log)") % {"v": after}
+    raise web.HTTPSeeOther(f"/analyst?notice={quote(notice)}")
 
 
 async def admin_page(request: web.Request) -> web.Response:
@@ -401,5 +446,21 @@ PAGE_ROUTES: Final = (
     Route("GET", "/manager", manager_page, ("manager",), "manager report", page=True),
     Route("GET", "/alerts", alerts_page, ("manager",), "alerts", page=True),
     Route("GET", "/analyst", analyst_page, ("analyst",), "models and data set", page=True),
+    Route(
+        "POST",
+        "/analyst/promote",
+        promote_submit,
+        ("analyst",),
+        "make a model version current (audited)",
+        page=True,
+    ),
+    Route(
+        "POST",
+        "/analyst/rollback",
+        rollback_submit,
+        ("analyst",),
+        "make the previous model current again (audited)",
+        page=True,
+    ),
     Route("GET", "/admin", admin_page, ("admin",), "audit log and access", page=True),
 )
