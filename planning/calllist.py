@@ -113,6 +113,8 @@ class CallLine:
     status: str = ""  # lead | customer (what a list is filtered by)
     stage: str = ""
     tier: str = "standard"
+    # `why` as messages and values, for the pages to translate (never in exports).
+    why_parts: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,52 +241,113 @@ def _action(book: Book, i: int, dormant: bool) -> str:
     return "call"
 
 
+# A reason of the list: a message (a gettext msgid, `%(name)s` placeholders) and its
+# values, already written as text. `text` gives the English the CLI and the API show; the
+# pages translate the message and fill in the same values.
+Why = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def N_(message: str) -> str:
+    """Marks a message for the pages' catalogues (`make messages`); translated when shown."""
+    return message
+
+
+def text(why: Why) -> str:
+    message, values = why
+    return message % dict(values) if values else message
+
+
+def _w(message: str, **values: object) -> Why:
+    return message, tuple((k, str(v)) for k, v in values.items())
+
+
 def _why(
     book: Book, i: int, c: Cadence, due_in: float, flags: list[str], policy: Policy
-) -> list[str]:
-    why: list[str] = []
+) -> list[Why]:
+    why: list[Why] = []
     since = c.since_us[i] / DAY_US
     target = c.target_days[i]
     if c.since_us[i] < 0:
-        why.append("new lead: no effective contact yet, open the relationship")
+        why.append(_w(N_("new lead: no effective contact yet, open the relationship")))
     elif since >= target + 1:
-        why.append(f"no contact for {since:.0f} days: overdue (due every {target:g} days)")
+        why.append(
+            _w(
+                N_("no contact for %(days)s days: overdue (due every %(every)s days)"),
+                days=f"{since:.0f}",
+                every=f"{target:g}",
+            )
+        )
     elif c.due[i]:
-        why.append(f"no contact for {since:.0f} days: due today (every {target:g} days)")
+        why.append(
+            _w(
+                N_("no contact for %(days)s days: due today (every %(every)s days)"),
+                days=f"{since:.0f}",
+                every=f"{target:g}",
+            )
+        )
     else:
-        why.append(f"contacted {since:.0f} days ago: next due in {target - since:.0f} days")
+        why.append(
+            _w(
+                N_("contacted %(days)s days ago: next due in %(left)s days"),
+                days=f"{since:.0f}",
+                left=f"{target - since:.0f}",
+            )
+        )
     state = book.states[i]
     if book.clear_need[i]:
         if 0 <= due_in <= policy.need_due_soon_days:
-            why.append(f"clear need due {state.need_due} (in {due_in:.0f} days)")
+            why.append(
+                _w(
+                    N_("clear need due %(date)s (in %(days)s days)"),
+                    date=state.need_due,
+                    days=f"{due_in:.0f}",
+                )
+            )
         else:
-            why.append("clear order need")
+            why.append(_w(N_("clear order need")))
     if book.quote_open[i]:
-        why.append("quote waiting for an answer")
-    if book.tier[i] != "standard" or book.never_suspend[i]:
-        never = ", never suspend" if book.never_suspend[i] else ""
-        why.append(f"{book.tier[i]} customer{never}")
+        why.append(_w(N_("quote waiting for an answer")))
+    tier = str(book.tier[i])
+    if book.never_suspend[i]:
+        why.append(_w(N_("%(tier)s customer, never suspend"), tier=tier))
+    elif tier != "standard":
+        why.append(_w(N_("%(tier)s customer"), tier=tier))
     eff = int(book.effective[i])
-    twelfth = f"the {policy.twelve_contacts}th"
+    twelve = policy.twelve_contacts
     texts = {
-        "nearing_12th_contact": f"{eff} effective contacts: {twelfth} is near",
-        "past_12th_contact": f"{eff} effective contacts and no deal yet: {twelfth} is reached",
-        "eligible_for_suspension": (
-            f"may be suspended to the public pool: {eff} contacts, "
-            f"chance to close {book.p_close[i]:.1%}, under {policy.suspend_below_p:.1%}"
+        "nearing_12th_contact": _w(
+            N_("%(n)s effective contacts: the %(limit)sth is near"), n=eff, limit=twelve
         ),
-        "dormant_win_back": (
-            f"dormant: no order for {book.days_since(book.last_order[i : i + 1])[0]:.0f} days"
+        "past_12th_contact": _w(
+            N_("%(n)s effective contacts and no deal yet: the %(limit)sth is reached"),
+            n=eff,
+            limit=twelve,
         ),
-        "manager_joining": f"{eff} contacts without a deal: ask your manager to join",
+        "eligible_for_suspension": _w(
+            N_(
+                "may be suspended to the public pool: %(n)s contacts, "
+                "chance to close %(p)s, under %(floor)s"
+            ),
+            n=eff,
+            p=f"{book.p_close[i]:.1%}",
+            floor=f"{policy.suspend_below_p:.1%}",
+        ),
+        "dormant_win_back": _w(
+            N_("dormant: no order for %(days)s days"),
+            days=f"{book.days_since(book.last_order[i : i + 1])[0]:.0f}",
+        ),
+        "manager_joining": _w(N_("%(n)s contacts without a deal: ask your manager to join"), n=eff),
     }
     if "past_12th_contact" in flags:
         # The 12th-contact line already says "no deal yet": do not say it twice.
-        texts["manager_joining"] = "ask your manager to join"
+        texts["manager_joining"] = _w(N_("ask your manager to join"))
     why.extend(texts[f] for f in flags)
     why.append(
-        f"predicted value {book.predicted_value[i]:,.0f} "
-        f"(chance to close {book.p_close[i]:.1%} × expected order)"
+        _w(
+            N_("predicted value %(value)s (chance to close %(p)s × expected order)"),
+            value=f"{book.predicted_value[i]:,.0f}",
+            p=f"{book.p_close[i]:.1%}",
+        )
     )
     return why
 
@@ -339,6 +402,7 @@ def call_lists(
         cid = str(book.customer_id[i])
         action = _action(book, i, bool(masks["dormant_win_back"][i]))
         trend, change = trend_of(float(book.p_close[i]), earlier.get(cid))
+        whys = _why(book, i, c, float(due_in[i]), line_flags, policy)
         rep_state = book.reps.get(rep)
         lines.append(
             CallLine(
@@ -352,7 +416,8 @@ def call_lists(
                 effective_contacts=int(book.effective[i]),
                 days_since_contact=None if c.since_us[i] < 0 else int(c.since_us[i]) / DAY_US,
                 flags=tuple(line_flags),
-                why=tuple(_why(book, i, c, float(due_in[i]), line_flags, policy)),
+                why=tuple(map(text, whys)),
+                why_parts=tuple(whys),
                 score_source=str(book.score_source[i]),
                 reasons=tuple(for_people(r) for r in str(book.reasons[i]).split("; ") if r),
                 due_state=str(states[i]),

@@ -18,7 +18,11 @@ KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 
 def _source_messages() -> set[str]:
     found: set[str] = set()
-    method_map = [("web/**.py", "python"), ("web/templates/**.html", "jinja2")]
+    method_map = [
+        ("web/**.py", "python"),
+        ("planning/calllist.py", "python"),
+        ("web/templates/**.html", "jinja2"),
+    ]
     options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
     for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options, keywords=KEYWORDS):
         for text in message if isinstance(message, tuple) else (message,):

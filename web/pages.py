@@ -55,6 +55,7 @@ TEMPLATES.globals.update(
     pct=i18n.pct,
     yes_no=i18n.yes_no,
     days_ago=i18n.days_ago,
+    why_text=lambda message, values: why_text(message, values),
     metric=lambda name, value: metric_text(name, value),
     for_people=for_people,
     label=label,
@@ -80,6 +81,12 @@ NAV: Final = {
     "admin": (("/admin", N_("Audit & access")),),
 }
 CHANNELS: Final = ("phone", "wechat", "sms", "email", "visit", "hosted_visit")
+
+
+def why_text(message: str, values: tuple[tuple[str, str], ...]) -> str:
+    """A call-list reason in the page's language (its values as the list wrote them)."""
+    filled = {k: label("tier", v) if k == "tier" else v for k, v in values}
+    return i18n.gettext(message) % filled if filled else i18n.gettext(message)
 
 
 def metric_text(name: str, value: object) -> str:

@@ -126,6 +126,7 @@ def test_a_rep_works_from_the_list_in_traditional_chinese(
     assert first.locator("a.phone").get_attribute("href").startswith("tel:02-2345-67")
     assert "王先生" in first.inner_text()
     assert "成交機率" in first.inner_text() and "%" in first.inner_text()
+    assert re.search(r"\d+ 天沒聯繫：已逾期", first.locator("ul").first.inner_text())
     if size == "desktop":
         shot(page, "worklists-rep-zh-Hant")
         DOCS.mkdir(parents=True, exist_ok=True)
