@@ -81,3 +81,13 @@ def test_table_columns_align_with_chinese_names() -> None:
     names = ["宏達印刷", "ABC Print", "王小明的公司有限"]
     padded = [pad(n, 20) + "|" for n in names]
     assert {wcswidth(p) for p in padded} == {21}
+
+
+def test_manager_tables_align_with_chinese_names() -> None:
+    import pandas as pd
+
+    from closecast.commands.manager import text_table
+
+    frame = pd.DataFrame({"name": ["王小明", "Amy", "陳志強先生"], "leads": [12, 3, 100]})
+    lines = text_table(frame, 10).splitlines()
+    assert len({wcswidth(line) for line in lines}) == 1, lines
