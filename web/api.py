@@ -199,7 +199,7 @@ async def claim(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "")
-    return json_response(customers.search(services(request), caller(request), query))
+    return json_response(customers.search(services(request), caller(request), query, request.query))
 
 
 # ---------------------------------------------------------------- managers

@@ -324,7 +324,8 @@ async def claim_submit(request: web.Request) -> web.StreamResponse:
 
 async def search_page(request: web.Request) -> web.Response:
     query = request.query.get("q", "")
-    found = customers.search(services(request), caller(request), query) if query else None
+    who, svc = caller(request), services(request)
+    found = customers.search(svc, who, query, request.query) if query else None
     return render(request, "search.html", q=query, found=found)
 
 
