@@ -73,6 +73,13 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "complaint_received": N_("complaint"),
     },
     "trend": {"up": N_("up"), "steady": N_("steady"), "down": N_("down")},
+    "loss": {
+        "price": N_("price"),
+        "timing": N_("timing"),
+        "need_mismatch": N_("need mismatch"),
+        "competitor": N_("competitor"),
+        "other": N_("other"),
+    },
     "model": {
         "current": N_("current"),
         "candidate": N_("candidate"),
