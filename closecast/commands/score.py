@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from closecast.commands.common import add_log_args, add_model_args, load_snapshot, make_scorer
+from closecast.commands.books import require_events
+from closecast.commands.common import (
+    add_log_args,
+    add_model_args,
+    check_out,
+    load_snapshot,
+    make_scorer,
+)
 from features.policy import Policy
 from models.scoring import score_snapshot
 
@@ -21,8 +28,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out(args.out)
     policy = Policy.from_env()
     snapshot = load_snapshot(args)
+    require_events(snapshot, args.files)
     scorer = make_scorer(args, policy)
     if scorer.fallback_note:
         print(f"note: {scorer.fallback_note}", file=sys.stderr)
