@@ -24,7 +24,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out: Path, fmt: str) -> lis
     several go to `out` as a folder, one `<name>.csv` each.
     """
     if fmt == "xlsx":
-        write_workbook(tables, out)
+        write_workbook(tables, out, TABLE_FORMATS)
         return [out]
     if fmt != "csv":
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -44,6 +44,19 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out: Path, fmt: str) -> lis
 # Excel number formats people read: a share as a percentage, money with separators.
 PERCENT: Final = "0.0%"
 MONEY: Final = "#,##0"
+
+
+# The planning tables' shares and money, as Excel shows them (the values stay numbers).
+TABLE_FORMATS: Final = {
+    "p_close": PERCENT,
+    "conversion": PERCENT,
+    "share": PERCENT,
+    "predicted_value": MONEY,
+    "expected_value": MONEY,
+    "assigned_value": MONEY,
+    "order_value": MONEY,
+    "value": MONEY,
+}
 
 
 def write_workbook(

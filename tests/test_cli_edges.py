@@ -91,3 +91,14 @@ def test_manager_tables_align_with_chinese_names() -> None:
     frame = pd.DataFrame({"name": ["王小明", "Amy", "陳志強先生"], "leads": [12, 3, 100]})
     lines = text_table(frame, 10).splitlines()
     assert len({wcswidth(line) for line in lines}) == 1, lines
+
+
+def test_score_pool_and_report_refuse_an_out_in_a_missing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _log(tmp_path / "log.jsonl")
+    for command, name in (("score", "s.csv"), ("pool", "p.csv"), ("report", "r.html")):
+        out = tmp_path / "nowhere" / name
+        err = _fails(capsys, command, log, "--as-of", iso(T0), "--out", out)
+        assert "does not exist" in err, command
+    assert not (tmp_path / "nowhere").exists()

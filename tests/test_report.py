@@ -144,3 +144,18 @@ def test_call_list_xlsx_a_manager_can_hand_out(tmp_path: Path) -> None:
     assert frame["Score reasons"].str.match(r"^(raises|lowers) the chance: ").all()
     summary = pd.read_excel(path, sheet_name="Summary")
     assert summary.loc[0, "Lines"] == 5
+
+
+def test_manager_workbook_has_frozen_filtered_headers_and_percentages(tmp_path: Path) -> None:
+    log = _log(tmp_path / "log.jsonl")
+    path = tmp_path / "m.xlsx"
+    run("manager", log, "--as-of", iso(T0), "--format", "xlsx", "--out", path)
+    book = load_workbook(path)
+    formats = set()
+    for sheet in book.worksheets:
+        assert sheet.freeze_panes == "A2", sheet.title
+        assert sheet.auto_filter.ref, sheet.title
+        header = [c.value for c in sheet[1]]
+        if "p_close" in header and sheet.max_row > 1:
+            formats.add(sheet.cell(2, header.index("p_close") + 1).number_format)
+    assert formats == {"0.0%"}
