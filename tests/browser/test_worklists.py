@@ -221,6 +221,13 @@ def test_the_manager_report_in_order_with_names_and_each_reps_list(
     page.wait_for_load_state()
     assert "李美玲" in page.locator("h1").inner_text()
     looks_right(page, "zh-Hant")
+    # Switching the language keeps the page: the same rep's list, now in English.
+    page.locator("nav.langs a", has_text="English").click()
+    page.wait_for_load_state()
+    assert (
+        "rep=r2" in page.url and "Today's calls for 李美玲 (r2)" in page.locator("h1").inner_text()
+    )
+    looks_right(page, "en")
 
 
 def test_alerts_say_how_many_and_page(page: Any, server: LiveServer, size: str) -> None:
