@@ -15,9 +15,10 @@ change happens on the event loop, so no lock is needed and no reader sees half a
 
 Trends: a second replayer (the baseline) folds only what is at least `TREND_DAYS` old;
 the events of the last `TREND_DAYS` wait in a heap until the ledger's time moves past
-them. Whenever everyone is scored at load, the baseline is scored too, as of
-`TREND_DAYS` before, which is each customer's earlier score a call list's trend compares
-with. Holding a month of events costs far less than keeping every customer's history.
+them. When everyone is scored at load, the baseline is scored too, as of `TREND_DAYS`
+before: each customer's earlier score, which a call list's trend compares with; the
+background refresh scores it again, in slices, once the clock has moved on by a day.
+Holding a month of events costs far less than keeping every customer's history.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class Ledger:
         self._arrivals = 0
         # Each customer's p_close TREND_DAYS before the time of the last full scoring.
         self.earlier: dict[str, float] = {}
+        self.earlier_as_of = 0
 
     # ------------------------------------------------------------ reading
 
@@ -285,8 +287,27 @@ class Ledger:
         self.refreshed_as_of = as_of
         self.score_earlier(as_of - TREND_DAYS * DAY_US)
 
+    async def _earlier_sliced(self, as_of: int) -> dict[str, float] | None:
+        """The trends' earlier scores again, a slice at a time, once the clock has moved
+        a day past the last ones (None: they are still of the right day)."""
+        if as_of - self.earlier_as_of < DAY_US:
+            return None
+        self._settle(as_of)
+        base = self._baseline
+        snapshot = Snapshot(base.customers, base.reps, as_of, base.stats)
+        ids = sorted(base.customers)
+        out: dict[str, float] = {}
+        for start in range(0, len(ids), REFRESH_SLICE):
+            chunk = [base.customers[c] for c in ids[start : start + REFRESH_SLICE]]
+            frame = score_states(chunk, snapshot, self.scorer, self.policy)
+            out.update(zip(frame["customer_id"].tolist(), frame["p_close"].tolist(), strict=True))
+            await asyncio.sleep(0)
+        self.earlier_as_of = as_of
+        return out
+
     def score_earlier(self, as_of: int) -> None:
         """Score every customer as the baseline knew it at `as_of` (for the trends)."""
+        self.earlier_as_of = as_of
         self._settle(as_of)
         base = self._baseline
         states = [base.customers[c] for c in sorted(base.customers)]
@@ -313,6 +334,9 @@ class Ledger:
                 for state, row in zip(chunk, self._score(chunk, as_of), strict=True):
                     fresh[state.customer_id] = row
                 await asyncio.sleep(0)
+            earlier = await self._earlier_sliced(as_of - TREND_DAYS * DAY_US)
+            if earlier is not None:
+                self.earlier = earlier
             # Swap at the end, in one step: lists are rebuilt once, not once per slice.
             for cid, row in fresh.items():
                 current = self.scores.get(cid)
