@@ -17,7 +17,9 @@ KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 
 
 def _source_messages() -> set[str]:
-    found: set[str] = set()
+    from web.reasons import messages
+
+    found: set[str] = set(messages())  # built from the scorers' templates
     method_map = [
         ("web/**.py", "python"),
         ("planning/calllist.py", "python"),
@@ -71,3 +73,24 @@ def test_texts_numbers_and_times_follow_the_language_and_the_team_zone() -> None
         assert cell("tenure_days", 4185.4) == "4,185"
         assert cell("p_close", 0.4873) == "48.7%"
         assert cell("reasons", "+ 3 visits (model)") == "raises the chance: 3 visits"
+
+
+def test_score_reasons_read_in_the_language_with_their_own_numbers() -> None:
+    from web.reasons import translate
+
+    with using(Lang("zh-Hant")):
+        assert translate("+ 13 effective contacts of the ~12 a deal usually needs") == (
+            "提高機率：有效聯繫 13 次（成交通常需約 12 次）"
+        )
+        assert translate("- follow-up overdue: 45 days since the last contact (model)") == (
+            "降低機率：跟進逾期：距上次聯繫 45 天"
+        )
+        assert translate("+ portrait stage: friend") == "提高機率：畫像階段：朋友"
+        assert translate("+ existing customer with 2 orders, dormant: win back") == (
+            "提高機率：既有客戶，2 筆訂單，沉睡：喚醒"
+        )
+        assert translate("+ something no scorer says") == "提高機率：something no scorer says"
+    with using(Lang("zh-Hans")):
+        assert translate("- 1 visit (model)") == "降低概率：拜访 1 次"
+    with using(Lang("en")):
+        assert translate("- 1 visit (model)") == "lowers the chance: 1 visit"

@@ -80,6 +80,12 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "competitor": N_("competitor"),
         "other": N_("other"),
     },
+    "size": {
+        "unknown-size": N_("unknown-size"),
+        "small": N_("small"),
+        "medium": N_("medium"),
+        "large": N_("large"),
+    },
     "model": {
         "current": N_("current"),
         "candidate": N_("candidate"),
@@ -198,7 +204,6 @@ def _looks_like_time(text: str) -> bool:
 def cell(column: str, value: object, rep_names: dict[str, str] | None = None) -> str:
     """A table value as a person reads it: percentages, grouped numbers, local times,
     yes/no, labels for codes, names for rep ids, reasons in words."""
-    from models.reasons import for_people
     from web.i18n import day, num, pct, when
 
     if value is None or (isinstance(value, float) and value != value):
@@ -215,7 +220,9 @@ def cell(column: str, value: object, rep_names: dict[str, str] | None = None) ->
         return num(value)
     if isinstance(value, str):
         if column == "reasons":
-            return "; ".join(for_people(r) for r in value.split("; ") if r)
+            from web.reasons import translate
+
+            return "; ".join(translate(r) for r in value.split("; ") if r)
         if column in ("stage", "status", "tier"):
             return label(column, value)
         if column == "score_source":

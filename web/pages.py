@@ -13,8 +13,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from models.reasons import for_people
-from web import admin, analysis, customers, i18n, team
+from web import admin, analysis, customers, i18n, reasons, team
 from web.api import check_login, wanted_rep
 from web.calllists import SORTS
 from web.charts import curve_svg, svg
@@ -57,7 +56,7 @@ TEMPLATES.globals.update(
     days_ago=i18n.days_ago,
     why_text=lambda message, values: why_text(message, values),
     metric=lambda name, value: metric_text(name, value),
-    for_people=for_people,
+    for_people=reasons.translate,
     label=label,
     due_label=lambda code: label("due", code),
     action_label=lambda code: label("action", code),

@@ -127,6 +127,9 @@ def test_a_rep_works_from_the_list_in_traditional_chinese(
     assert "王先生" in first.inner_text()
     assert "成交機率" in first.inner_text() and "%" in first.inner_text()
     assert re.search(r"\d+ 天沒聯繫：已逾期", first.locator("ul").first.inner_text())
+    reasons = first.locator("ul.reasons li").evaluate_all("els => els.map(e => e.textContent)")
+    assert reasons and all(r.startswith(("提高機率：", "降低機率：")) for r in reasons)
+    assert not any(re.search(r"[a-z]{4,}", r) for r in reasons), reasons  # no English left
     if size == "desktop":
         shot(page, "worklists-rep-zh-Hant")
         DOCS.mkdir(parents=True, exist_ok=True)
