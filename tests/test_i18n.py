@@ -23,6 +23,7 @@ def _source_messages() -> set[str]:
     method_map = [
         ("web/**.py", "python"),
         ("planning/calllist.py", "python"),
+        ("closecast/commands/calllist.py", "python"),
         ("web/templates/**.html", "jinja2"),
     ]
     options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}

@@ -159,3 +159,18 @@ def test_manager_workbook_has_frozen_filtered_headers_and_percentages(tmp_path: 
         if "p_close" in header and sheet.max_row > 1:
             formats.add(sheet.cell(2, header.index("p_close") + 1).number_format)
     assert formats == {"0.0%"}
+
+
+def test_call_list_workbook_in_traditional_chinese(tmp_path: Path) -> None:
+    log = _log(tmp_path / "log.jsonl")
+    path = tmp_path / "calls.xlsx"
+    args = ("calllist", log, "--as-of", iso(T0), "--format", "xlsx", "--out", path)
+    run(*args, "--lang", "zh-Hant")
+    book = load_workbook(path)
+    assert book.sheetnames == ["總覽", "r1"]
+    frame = pd.read_excel(path, sheet_name="r1")
+    assert list(frame.columns[:5]) == ["順位", "公司", "聯絡人", "電話", "客戶編號"]
+    assert set(frame["到期"]) <= {"逾期", "今天到期", "新潛在客戶", "未到期"}
+    assert frame["評分原因"].str.match(r"^(提高|降低)機率：").all()
+    chance = list(frame.columns).index("成交機率") + 1
+    assert book["r1"].cell(2, chance).number_format == "0.0%"

@@ -233,3 +233,10 @@ def cell(column: str, value: object, rep_names: dict[str, str] | None = None) ->
             return day(value + "T00:00:00+00:00")
         return value
     return str(value)
+
+
+def why_text(message: str, values: tuple[tuple[str, str], ...]) -> str:
+    """A call-list reason (`planning.calllist.Why`) in the current language, its values as
+    the list wrote them (a tier code gets its label)."""
+    filled = {k: label("tier", v) if k == "tier" else v for k, v in values}
+    return gettext(message) % filled if filled else gettext(message)

@@ -20,7 +20,7 @@ from web.charts import curve_svg, svg
 from web.context import CALLER_KEY, caller, services
 from web.errors import HttpError
 from web.forms import event_from_form
-from web.labels import LABELS, N_, cell, choices, heading, label, trend_label
+from web.labels import LABELS, N_, cell, choices, heading, label, trend_label, why_text
 from web.paging import page_of
 from web.routes import ALL_ROLES, Param, Route
 from web.sessions import COOKIE
@@ -80,12 +80,6 @@ NAV: Final = {
     "admin": (("/admin", N_("Audit & access")),),
 }
 CHANNELS: Final = ("phone", "wechat", "sms", "email", "visit", "hosted_visit")
-
-
-def why_text(message: str, values: tuple[tuple[str, str], ...]) -> str:
-    """A call-list reason in the page's language (its values as the list wrote them)."""
-    filled = {k: label("tier", v) if k == "tier" else v for k, v in values}
-    return i18n.gettext(message) % filled if filled else i18n.gettext(message)
 
 
 def metric_text(name: str, value: object) -> str:

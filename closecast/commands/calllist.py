@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,31 +20,35 @@ from features.policy import Policy
 from planning.calllist import TREND_DAYS, CallLine, call_lists, due_counts, lines_frame
 from planning.export import MONEY, PERCENT, write_tables, write_workbook
 from streams.contract import to_datetime
+from web.i18n import LANGUAGES, Lang, gettext, using
+from web.labels import N_, label, why_text
+from web.reasons import translate
 
-# The workbook's columns: what a rep reads, in the order they read it.
+# The workbook's columns: what a rep reads, in the order they read it (gettext messages:
+# the headers are in the language asked for with --lang).
 SHEET_COLUMNS: Final = {
-    "rank": "Rank",
-    "company": "Company",
-    "contact_name": "Contact",
-    "phone": "Phone",
-    "customer_id": "Customer id",
-    "due_state": "Due",
-    "action": "Action",
-    "channel": "Channel",
-    "p_close": "Chance to close",
-    "trend": "Trend (30 days)",
-    "trend_change": "Change",
-    "predicted_value": "Predicted value",
-    "effective_contacts": "Effective contacts",
-    "days_since_contact": "Days since contact",
-    "why": "Why",
-    "reasons": "Score reasons",
+    "rank": N_("Rank"),
+    "company": N_("Company"),
+    "contact_name": N_("Contact"),
+    "phone": N_("Phone"),
+    "customer_id": N_("Customer id"),
+    "due_state": N_("Due"),
+    "action": N_("Action"),
+    "channel": N_("Channel"),
+    "p_close": N_("Chance to close"),
+    "trend": N_("Trend (30 days)"),
+    "trend_change": N_("Change"),
+    "predicted_value": N_("Predicted value"),
+    "effective_contacts": N_("Effective contacts"),
+    "days_since_contact": N_("Days since contact"),
+    "why": N_("Why"),
+    "reasons": N_("Score reasons"),
 }
-SHEET_FORMATS: Final = {
-    "Chance to close": PERCENT,
-    "Change": "+0.0%;-0.0%;0.0%",
-    "Predicted value": MONEY,
-    "Days since contact": "0",
+_FORMATS: Final = {
+    "p_close": PERCENT,
+    "trend_change": "+0.0%;-0.0%;0.0%",
+    "predicted_value": MONEY,
+    "days_since_contact": "0",
 }
 
 
@@ -55,6 +60,14 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=None, help="lines per rep (default: capacity)")
     p.add_argument("--format", choices=("table", "csv", "json", "xlsx"), default="table")
     p.add_argument("--out", type=Path, default=None, help="file to write (needed for xlsx)")
+    p.add_argument(
+        "--lang",
+        choices=tuple(LANGUAGES),
+        default=os.environ.get("CLOSECAST_LANG", "en")
+        if os.environ.get("CLOSECAST_LANG") in LANGUAGES
+        else "en",
+        help="the workbook's language (headers, states, reasons; default CLOSECAST_LANG or en)",
+    )
     p.set_defaults(run=run)
 
 
@@ -74,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     lists = call_lists(book, policy, args.rep, args.limit, books.contacts, books.earlier_p)
     lines = sum(len(v) for v in lists.values())
     if args.format == "xlsx":
-        write_workbook(workbook_tables(lists), args.out, SHEET_FORMATS)
+        with using(Lang(args.lang)):
+            tables, formats = workbook_tables(lists)
+        write_workbook(tables, args.out, formats)
         print(f"wrote {lines} lines for {len(lists)} reps to {args.out}")
     elif args.format == "csv" and args.out is not None:
         write_tables({"call_list": lines_frame(lists)}, args.out, args.format)
@@ -104,8 +119,12 @@ def _emit(text: str, out: Path | None) -> None:
         out.write_text(text + "\n", encoding="utf-8")
 
 
-def workbook_tables(lists: Mapping[str, list[CallLine]]) -> dict[str, pd.DataFrame]:
-    """A summary sheet, then one sheet per rep (named after the rep)."""
+def workbook_tables(
+    lists: Mapping[str, list[CallLine]],
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """A summary sheet, then one sheet per rep (named after the rep), in the current
+    language (`web.i18n.using`); and the number format of each column."""
+    header = {k: gettext(v) for k, v in SHEET_COLUMNS.items()}
     summary = []
     sheets: dict[str, pd.DataFrame] = {}
     for rep, lines in lists.items():
@@ -113,20 +132,30 @@ def workbook_tables(lists: Mapping[str, list[CallLine]]) -> dict[str, pd.DataFra
         counts = due_counts(lines)
         summary.append(
             {
-                "Rep": name,
-                "Rep id": rep,
-                "Lines": len(lines),
-                "Overdue": counts["overdue"],
-                "Due": counts["due"],
-                "New leads": counts["new"],
-                "Predicted value": sum(x.predicted_value for x in lines),
+                gettext("Rep"): name,
+                gettext("Rep id"): rep,
+                gettext("Lines"): len(lines),
+                gettext("overdue"): counts["overdue"],
+                gettext("due today"): counts["due"],
+                gettext("new lead"): counts["new"],
+                gettext("Predicted value"): sum(x.predicted_value for x in lines),
             }
         )
-        frame = lines_frame({rep: lines})[list(SHEET_COLUMNS)].rename(columns=SHEET_COLUMNS)
-        frame["Due"] = frame["Due"].str.replace("_", " ")
-        frame["Channel"] = frame["Channel"].str.replace("_", " ")
+        rows = []
+        for line in lines:
+            row = line.to_dict()
+            row["due_state"] = label("due", line.due_state)
+            row["action"] = label("action", line.action)
+            row["channel"] = label("channel", line.channel)
+            row["trend"] = label("trend", line.trend) if line.trend else ""
+            row["why"] = "; ".join(why_text(m, v) for m, v in line.why_parts)
+            row["reasons"] = "; ".join(translate(r) for r in line.reasons)
+            rows.append({header[k]: row[k] for k in SHEET_COLUMNS})
+        frame = pd.DataFrame(rows, columns=list(header.values()))
         sheets[name if name not in sheets else f"{name} ({rep})"] = frame
-    return {"Summary": pd.DataFrame(summary), **sheets}
+    formats = {header[k]: v for k, v in _FORMATS.items()}
+    formats[gettext("Predicted value")] = MONEY
+    return {gettext("Summary"): pd.DataFrame(summary), **sheets}, formats
 
 
 def pad(text: str, width: int) -> str:
