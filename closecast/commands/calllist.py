@@ -20,9 +20,15 @@ from features.policy import Policy
 from planning.calllist import TREND_DAYS, CallLine, call_lists, due_counts, lines_frame
 from planning.export import MONEY, PERCENT, write_tables, write_workbook
 from streams.contract import to_datetime
-from web.i18n import LANGUAGES, Lang, gettext, using
-from web.labels import N_, label, why_text
-from web.reasons import translate
+
+# The workbook's languages (web.i18n.LANGUAGES; the web modules load only for xlsx).
+LANGS: Final = ("en", "zh-Hant", "zh-Hans")
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogues; translated when the workbook is written."""
+    return message
+
 
 # The workbook's columns: what a rep reads, in the order they read it (gettext messages:
 # the headers are in the language asked for with --lang).
@@ -62,9 +68,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=None, help="file to write (needed for xlsx)")
     p.add_argument(
         "--lang",
-        choices=tuple(LANGUAGES),
+        choices=LANGS,
         default=os.environ.get("CLOSECAST_LANG", "en")
-        if os.environ.get("CLOSECAST_LANG") in LANGUAGES
+        if os.environ.get("CLOSECAST_LANG") in LANGS
         else "en",
         help="the workbook's language (headers, states, reasons; default CLOSECAST_LANG or en)",
     )
@@ -87,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     lists = call_lists(book, policy, args.rep, args.limit, books.contacts, books.earlier_p)
     lines = sum(len(v) for v in lists.values())
     if args.format == "xlsx":
+        from web.i18n import Lang, using
+
         with using(Lang(args.lang)):
             tables, formats = workbook_tables(lists)
         write_workbook(tables, args.out, formats)
@@ -124,6 +132,10 @@ def workbook_tables(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """A summary sheet, then one sheet per rep (named after the rep), in the current
     language (`web.i18n.using`); and the number format of each column."""
+    from web.i18n import gettext
+    from web.labels import label, why_text
+    from web.reasons import translate
+
     header = {k: gettext(v) for k, v in SHEET_COLUMNS.items()}
     summary = []
     sheets: dict[str, pd.DataFrame] = {}
