@@ -84,6 +84,9 @@ PAGE_MATRIX: list[tuple[str, str, dict[str, str] | None, dict[str, int]]] = [
     ("GET", "/manager", None, {A: 403, M: 200, N: 403, D: 403}),
     ("GET", "/alerts", None, {A: 403, M: 200, N: 403, D: 403}),
     ("GET", "/analyst", None, {A: 403, M: 403, N: 200, D: 403}),
+    # The test server has no model registry: an analyst is told so (409), others refused.
+    ("POST", "/analyst/promote", {"version": "v1"}, {A: 403, M: 403, N: 409, D: 403}),
+    ("POST", "/analyst/rollback", {}, {A: 403, M: 403, N: 409, D: 403}),
     ("GET", "/admin", None, {A: 403, M: 403, N: 403, D: 200}),
     ("POST", "/logout", {}, {A: 303, M: 303, N: 303, D: 303}),
     ("POST", "/login", None, {}),  # public; its own tests below
@@ -565,3 +568,32 @@ def test_the_analyst_page_reads_the_registry(tmp_path: Path) -> None:
     assert entries[0]["metrics"] == {"roc_auc": 0.81, "brier": 0.05}
     assert entries[0]["heuristic_metrics"] == {"roc_auc": 0.7}
     assert registry_entries(tmp_path / "missing") == []
+
+
+def test_long_lists_page_with_limit_and_cursor_and_say_how_many(
+    server: LiveServer, token: dict[str, str]
+) -> None:
+    whole = request(server, "GET", "/api/calllist", token["alice"]).json()
+    assert whole["total"] >= 2 and set(whole["counts"]) == {"overdue", "due", "new", "not_due"}
+    first = request(server, "GET", "/api/calllist?limit=1", token["alice"]).json()
+    assert first["total"] == whole["total"] and len(first["lines"]) == 1
+    second = request(
+        server, "GET", f"/api/calllist?limit=1&cursor={first['next_cursor']}", token["alice"]
+    ).json()
+    assert second["lines"][0]["customer_id"] != first["lines"][0]["customer_id"]
+    seen = [line["customer_id"] for line in whole["lines"]]
+    assert [first["lines"][0]["customer_id"], second["lines"][0]["customer_id"]] == seen[:2]
+    pool = request(server, "GET", "/api/pool?limit=2", token["alice"]).json()
+    assert len(pool["customers"]) == 2 and pool["customers_page"]["total"] == pool["size"]
+    rest = request(server, "GET", "/api/pool?limit=2&cursor=2", token["alice"]).json()
+    assert {c["customer_id"] for c in rest["customers"]}.isdisjoint(
+        c["customer_id"] for c in pool["customers"]
+    )
+    alerts = request(server, "GET", "/api/alerts?limit=1", token["mona"]).json()
+    assert alerts["manager_join_page"]["total"] == alerts["manager_join_count"]
+    found = request(server, "GET", "/api/search?q=ltd&limit=1", token["alice"]).json()
+    assert len(found["results"]) == 1 and found["results_page"]["total"] >= 2
+    for bad in ("limit=0", "limit=x", "cursor=-1", "due=soon", "sort=mood"):
+        reply = request(server, "GET", f"/api/calllist?{bad}", token["alice"])
+        assert reply.status == 400, bad
+        assert reply.json()["field"] == bad.split("=")[0]

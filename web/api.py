@@ -10,9 +10,11 @@ import orjson
 from aiohttp import web
 
 from web import admin, analysis, customers, team
+from web.calllists import FILTERS
 from web.context import REQUEST_ID, caller, services
 from web.errors import HttpError, forbidden, not_found
 from web.forms import event_from_json
+from web.paging import page_of
 from web.routes import ALL_ROLES, Param, Route
 from web.sessions import COOKIE
 from web.users import verify_password
@@ -171,9 +173,25 @@ def wanted_rep(request: web.Request) -> str:
     return rep_id
 
 
+_LIST_QUERY = ("limit", "cursor", "sort", *FILTERS)
+
+
 async def calllist(request: web.Request) -> web.Response:
     listed = services(request).calllists.get(wanted_rep(request))
-    return web.Response(body=listed.body, content_type="application/json")
+    if not any(request.query.get(name) for name in _LIST_QUERY):
+        return web.Response(body=listed.body, content_type="application/json")
+    # Filtered, sorted or paged: from the cached lines, without a rebuild.
+    page = page_of(listed.select(request.query), request.query)
+    return json_response(
+        {
+            "rep_id": listed.rep_id,
+            "rep_name": listed.rep_name,
+            "owned": listed.owned,
+            "counts": listed.counts,
+            **page.meta(),
+            "lines": [line.to_dict() for line in page.items],
+        }
+    )
 
 
 async def customer(request: web.Request) -> web.Response:
@@ -212,14 +230,14 @@ async def claim(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "")
-    return json_response(customers.search(services(request), caller(request), query))
+    return json_response(customers.search(services(request), caller(request), query, request.query))
 
 
 # ---------------------------------------------------------------- managers
 
 
 async def pool(request: web.Request) -> web.Response:
-    return json_response(team.pool(services(request), caller(request)))
+    return json_response(team.pool(services(request), caller(request), request.query))
 
 
 async def accept_pool(request: web.Request) -> web.Response:
@@ -229,11 +247,11 @@ async def accept_pool(request: web.Request) -> web.Response:
 
 
 async def report(request: web.Request) -> web.Response:
-    return json_response(team.report(services(request), caller(request)))
+    return json_response(team.report(services(request), caller(request), request.query))
 
 
 async def alerts(request: web.Request) -> web.Response:
-    return json_response(team.alerts(services(request), caller(request)))
+    return json_response(team.alerts(services(request), caller(request), request.query))
 
 
 # ---------------------------------------------------------------- analysts, admins
@@ -325,7 +343,16 @@ API_ROUTES: Final = (
         calllist,
         ("rep", "manager"),
         "today's call list: the caller's, or a team rep's (managers)",
-        params=(Param("rep", "query", "a rep of the manager's team"),),
+        params=(
+            Param("rep", "query", "a rep of the manager's team"),
+            Param("limit", "query", "lines per page (1-500; default 25 when paging)"),
+            Param("cursor", "query", "the next_cursor of the previous page"),
+            Param("status", "query", "lead or customer"),
+            Param("stage", "query", "none, doctor, teacher, friend or brother"),
+            Param("tier", "query", "standard, key or vvip"),
+            Param("due", "query", "overdue, due, new or not_due"),
+            Param("sort", "query", "rank, value, chance, silence, company or trend"),
+        ),
     ),
     Route(
         "GET",

@@ -8,6 +8,7 @@ are known and whether the caller may open them, which is a separate, audited rea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -21,6 +22,7 @@ from streams.state import DAY_US, CustomerState
 from web.context import Caller, Services
 from web.errors import HttpError, forbidden, not_found
 from web.forms import Entry, allowed_types, assignment_event
+from web.paging import page_of
 
 SEARCH_LIMIT: Final = 50
 _PLAIN: Final = tuple(s for s in SECTIONS if s not in SENSITIVE_SECTIONS)
@@ -198,7 +200,9 @@ def visible_states(svc: Services, who: Caller) -> list[CustomerState]:
     return []
 
 
-def search(svc: Services, who: Caller, query: str) -> dict[str, Any]:
+def search(
+    svc: Services, who: Caller, query: str, params: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Customers matching an id, an industry or a plain portrait value; never a sensitive one.
 
     Searching sensitive values would leak them even without showing them: whether a
@@ -211,14 +215,15 @@ def search(svc: Services, who: Caller, query: str) -> dict[str, Any]:
         raise HttpError(400, "q: must not be empty", field="q")
     if len(needle) > 200:
         raise HttpError(400, "q: longer than 200 characters", field="q")
-    found = []
-    for state in visible_states(svc, who):
-        if _matches(svc, state, needle):
-            found.append(summary(svc, state))
-            if len(found) >= SEARCH_LIMIT:
-                break
+    matches = [state for state in visible_states(svc, who) if _matches(svc, state, needle)]
+    page = page_of(matches, params or {}, SEARCH_LIMIT)
+    found = [summary(svc, state) for state in page.items]
     # The query is not echoed: the caller has it, and echoes end up in caches and logs.
-    return {"results": found, "limit": SEARCH_LIMIT}
+    return {
+        "results": found,
+        "limit": page.limit,
+        "results_page": {**page.meta(), "param": "cursor", "first": page.first, "last": page.last},
+    }
 
 
 def _matches(svc: Services, state: CustomerState, needle: str) -> bool:

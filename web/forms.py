@@ -193,6 +193,9 @@ def event_from_form(
             payload[name] = _number(text, name)
         else:
             payload[name] = text
+    if kind == "contact_made" and form.get("not_effective", "") in ("on", "true", "1", "yes"):
+        # The call list's quick form: "not effective" (not reached) overrides its default.
+        payload["effective"] = False
     if kind == "portrait_updated":
         payload["fields"] = parse_field_lines(form.get("fields", ""))
     return build_event(

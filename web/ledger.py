@@ -12,12 +12,20 @@ score within a second), and `refresh()` re-scores everyone in small slices on th
 loop, so the features that move with the clock or with the rep's activity catch up
 without a request ever waiting behind a full re-score. Single-threaded by design: every
 change happens on the event loop, so no lock is needed and no reader sees half an event.
+
+Trends: a second replayer (the baseline) folds only what is at least `TREND_DAYS` old;
+the events of the last `TREND_DAYS` wait in a heap until the ledger's time moves past
+them. When everyone is scored at load, the baseline is scored too, as of `TREND_DAYS`
+before: each customer's earlier score, which a call list's trend compares with; the
+background refresh scores it again, in slices, once the clock has moved on by a day.
+Holding a month of events costs far less than keeping every customer's history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -37,6 +45,7 @@ from streams.state import DAY_US, CustomerState, RepState
 
 HISTORY_LIMIT: Final = 100
 REFRESH_SLICE: Final = 100  # customers re-scored per slice: ~10 ms of features
+TREND_DAYS: Final = 30  # planning.calllist.TREND_DAYS: the call list's trend window
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +159,12 @@ class Ledger:
         self.refreshed_version = 0
         self.refreshed_as_of = 0
         self.refreshing = False
+        self._baseline = Replayer()
+        self._waiting: list[tuple[int, int, Event]] = []  # (occurred_at, arrival, event)
+        self._arrivals = 0
+        # Each customer's p_close TREND_DAYS before the time of the last full scoring.
+        self.earlier: dict[str, float] = {}
+        self.earlier_as_of = 0
 
     # ------------------------------------------------------------ reading
 
@@ -246,6 +261,9 @@ class Ledger:
             before = state.owner if state is not None else None
         if not fold(event):
             return touched  # a duplicate, or held: changes nothing
+        self._arrivals += 1
+        heapq.heappush(self._waiting, (event.ts, self._arrivals, event))
+        self._settle(self.replayer.latest - TREND_DAYS * DAY_US)
         self.portraits.feed(event)
         self._index(event)
         if cid is not None and event.type not in ("rep_joined", "rep_left"):
@@ -290,6 +308,13 @@ class Ledger:
             day = (by, event.ts // DAY_US)
             self.assigned_by_day[day] = self.assigned_by_day.get(day, 0) + 1
 
+    def _settle(self, until: int) -> None:
+        """Fold into the baseline every waiting event that happened by `until` (the main
+        replayer has already vetted them: held ones come here only once released)."""
+        waiting = self._waiting
+        while waiting and waiting[0][0] <= until:
+            self._baseline.fold(heapq.heappop(waiting)[2])
+
     def _touch_rep(self, rep_id: str) -> None:
         self._rep_versions[rep_id] = self.version + 1
 
@@ -326,6 +351,40 @@ class Ledger:
         self.rescore(self.replayer.customers, as_of)
         self.refreshed_version = self.version
         self.refreshed_as_of = as_of
+        self.score_earlier(as_of - TREND_DAYS * DAY_US)
+
+    async def _earlier_sliced(self, as_of: int) -> dict[str, float] | None:
+        """The trends' earlier scores again, a slice at a time, once the clock has moved
+        a day past the last ones (None: they are still of the right day)."""
+        if as_of - self.earlier_as_of < DAY_US:
+            return None
+        self._settle(as_of)
+        base = self._baseline
+        snapshot = Snapshot(base.customers, base.reps, as_of, base.stats)
+        ids = sorted(base.customers)
+        out: dict[str, float] = {}
+        for start in range(0, len(ids), REFRESH_SLICE):
+            chunk = [base.customers[c] for c in ids[start : start + REFRESH_SLICE]]
+            frame = score_states(chunk, snapshot, self.scorer, self.policy)
+            out.update(zip(frame["customer_id"].tolist(), frame["p_close"].tolist(), strict=True))
+            await asyncio.sleep(0)
+        self.earlier_as_of = as_of
+        return out
+
+    def score_earlier(self, as_of: int) -> None:
+        """Score every customer as the baseline knew it at `as_of` (for the trends)."""
+        self.earlier_as_of = as_of
+        self._settle(as_of)
+        base = self._baseline
+        states = [base.customers[c] for c in sorted(base.customers)]
+        if not states:
+            self.earlier = {}
+            return
+        snapshot = Snapshot(base.customers, base.reps, as_of, base.stats)
+        frame = score_states(states, snapshot, self.scorer, self.policy)
+        self.earlier = dict(
+            zip(frame["customer_id"].tolist(), frame["p_close"].astype(float).tolist(), strict=True)
+        )
 
     async def refresh(self) -> None:
         """Re-score everyone at the current clock, a slice at a time, yielding in between."""
@@ -341,6 +400,9 @@ class Ledger:
                 for state, row in zip(chunk, self._score(chunk, as_of), strict=True):
                     fresh[state.customer_id] = row
                 await asyncio.sleep(0)
+            earlier = await self._earlier_sliced(as_of - TREND_DAYS * DAY_US)
+            if earlier is not None:
+                self.earlier = earlier
             # Swap at the end, in one step: lists are rebuilt once, not once per slice.
             for cid, row in fresh.items():
                 current = self.scores.get(cid)

@@ -55,6 +55,9 @@ class Settings:
     login_per_user: str = "100/hour"
     # Revoked sessions, kept across restarts (append-only).
     revoked_sessions: Path = Path(".closecast/revoked-sessions.jsonl")
+    # The team's time zone: every time a page shows is in it (CLOSECAST_TIMEZONE, an IANA
+    # name such as Asia/Taipei; UTC by default).
+    timezone: str = "UTC"
 
     @classmethod
     def from_env(
@@ -127,7 +130,20 @@ class Settings:
             audit_log=audit,
             session_hours=session_hours,
             secure_cookies=env.get("CLOSECAST_SECURE_COOKIES", "") not in ("", "0", "false"),
+            timezone=_zone(env.get("CLOSECAST_TIMEZONE", "") or "UTC"),
         )
+
+
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"CLOSECAST_TIMEZONE: no time zone {name!r} (an IANA name such as Asia/Taipei)"
+        ) from None
+    return name
 
 
 def _path(text: str | None) -> Path | None:

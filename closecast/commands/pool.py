@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from closecast.commands.books import load_books
-from closecast.commands.common import add_log_args, add_model_args
+from closecast.commands.common import add_log_args, add_model_args, check_out
 from closecast.commands.manager import add_pool_args
 from features.policy import Policy
 from planning.export import write_tables
@@ -27,6 +27,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out(args.out)
     policy = Policy.from_env()
     books = load_books(args, policy)
     rec = recommend(books.now, books.snapshot.reps, policy, args.capacity, args.new_quota)
