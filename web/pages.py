@@ -119,6 +119,12 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
         "zone": lang.zone,
     }
     query = dict(request.query)
+    # Links built from this URL (language, page) must not carry an off-site redirect
+    # target back into the page: `next` goes on only when it is a path of this site.
+    if "next" in query:
+        vetted = local_path(query.pop("next"), "")
+        if vetted:
+            query["next"] = vetted
 
     def href_with(param: str, value: object) -> str:
         """This page with one query parameter changed (a table's page link)."""
