@@ -61,7 +61,7 @@ messages: setup
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext -k i18n.gettext --no-location \
 		--sort-output -o web/locale/messages.pot .
 	$(BIN)/python -m web.reasons web/locale/messages.pot
-	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale --no-location --ignore-obsolete
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale --ignore-obsolete
 
 bench: setup
 	$(BIN)/python -m bench
