@@ -35,6 +35,15 @@ def test_an_empty_log_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "the log is empty" in err and "wrote 0 lines" not in err
 
 
+def test_forecast_on_an_empty_log_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "empty.jsonl"
+    log.write_text("")
+    err = _fails(capsys, "forecast", log, "--as-of", iso(T0))
+    assert "the log is empty" in err and "expected revenue" not in err
+
+
 def test_an_all_garbage_log_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "junk.jsonl"
     log.write_text("not json\n{}\n")
