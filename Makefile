@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench browser kafka-jars kafka-up kafka-down reliability \
+.PHONY: setup demo test lint typecheck unit bench browser messages kafka-jars kafka-up kafka-down reliability \
 	kafka-status clean
 
 $(STAMP): pyproject.toml
@@ -26,11 +26,15 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Debian's chromium for the browser tests (never a browser build downloaded by a tool).
+# Debian's chromium for the browser tests (never a browser build downloaded by a tool),
+# and CJK fonts so the zh-Hant/zh-Hans pages render (and are screenshot) as people see them.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed" >&2; exit 1; }
+	@fc-list :lang=zh-tw 2>/dev/null | grep -q . || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
+	@fc-list :lang=zh-tw 2>/dev/null | grep -q . || { echo "fonts-noto-cjk could not be installed" >&2; exit 1; }
 
 # The Kafka broker's jars, from Maven Central through tools/broker/pom.xml.
 kafka-jars: setup
@@ -50,6 +54,15 @@ reliability: setup browser kafka-jars
 
 unit: setup
 	$(BIN)/pytest -m "not live" --ignore=tests/reliability --ignore=tests/live
+
+# The pages' texts: extract them from web/ into the template, then merge it into each
+# language's catalogue (translate the new entries in the .po files, then commit them).
+# The server reads the .po files themselves: there is no compile step.
+messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext -k i18n.gettext --no-location \
+		--sort-output -o web/locale/messages.pot .
+	$(BIN)/python -m web.reasons web/locale/messages.pot
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale --ignore-obsolete
 
 bench: setup
 	$(BIN)/python -m bench

@@ -91,6 +91,13 @@ def load_mapping(path: Path, sheet_file: Path) -> SheetMapping:
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (OSError, ValueError) as exc:
         raise MappingError(f"{path.name}: cannot be read ({exc})") from None
+    sheet = data.get("sheet") if isinstance(data, dict) else None
+    if not isinstance(sheet, dict) or not str(sheet.get("id", "")).strip():
+        # Never derived from the file's name: renaming the file would import it all again.
+        raise MappingError(
+            f"{path.name}: [sheet] id is required (every event id derives from it; "
+            f'choose one and keep it, e.g. id = "{sheet_file.stem}")'
+        )
     return parse_mapping(data, default_id=sheet_file.stem, where=path.name)
 
 

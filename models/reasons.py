@@ -182,3 +182,22 @@ def explain(X: np.ndarray, terms: list[Term], top: int = 3) -> list[list[str]]:
     # live object would cost ten times the building itself.
     with collector_paused():
         return [list(row[:c]) for row, c in zip(cells, counts, strict=True)]
+
+
+# How a reason reads to a person: which way it pushes the chance, in words, without the
+# stored form's sign and scorer suffix (the score's `source` says which scorer spoke).
+UP: Final = "raises the chance"
+DOWN: Final = "lowers the chance"
+_SCORER_SUFFIXES: Final = (" (model)",)
+
+
+def for_people(reason: str) -> str:
+    """'+ 44 effective contacts (model)' -> 'raises the chance: 44 effective contacts'."""
+    text = reason.strip()
+    for suffix in _SCORER_SUFFIXES:
+        text = text.removesuffix(suffix)
+    if text[:2] == "+ ":
+        return f"{UP}: {text[2:]}"
+    if text[:2] == "- ":
+        return f"{DOWN}: {text[2:]}"
+    return text

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Old module -> new module. The core: what an event is and what folding it does, and the
 # log and dead-letter formats both engines read and write.
-CORE = ("contract", "state", "fold", "portrait", "log", "deadletter")
+CORE = ("contract", "state", "fold", "portrait", "log", "deadletter", "held")
 EMBEDDED = ("replay", "parallel")
 WORKER = (
     "app",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -55,11 +56,19 @@ def parse_need_to_know(text: str, source: str = "access file") -> dict[str, froz
     return out
 
 
-class NeedToKnow:
-    """The named readers of each VVIP customer's sensitive sections."""
+Changes = Callable[[dict[str, frozenset[str]], dict[str, frozenset[str]]], None]
 
-    def __init__(self, path: Path | None) -> None:
+
+class NeedToKnow:
+    """The named readers of each VVIP customer's sensitive sections.
+
+    The file is the only way to change a list: whoever may write it (the admins who run
+    the server) decides, and no route of the server can. Every change it notices is
+    handed to `on_change` (the server audits it)."""
+
+    def __init__(self, path: Path | None, on_change: Changes | None = None) -> None:
         self.path = path
+        self.on_change = on_change
         self._lists: dict[str, frozenset[str]] = {}
         self._mtime = -1
         self._checked = 0.0
@@ -72,6 +81,10 @@ class NeedToKnow:
         self._maybe_reload()
         return self._lists.get(customer_id, frozenset())
 
+    def listed(self, customer_id: str) -> bool:
+        self._maybe_reload()
+        return customer_id in self._lists
+
     def entries(self) -> dict[str, list[str]]:
         self._maybe_reload()
         return {cid: sorted(users) for cid, users in sorted(self._lists.items())}
@@ -83,11 +96,17 @@ class NeedToKnow:
         try:
             mtime = self.path.stat().st_mtime_ns
             if mtime != self._mtime:
-                self._lists = parse_need_to_know(self.path.read_text(encoding="utf-8"))
+                self._replace(parse_need_to_know(self.path.read_text(encoding="utf-8")))
                 self._mtime = mtime
         except (OSError, AccessFileError):
-            # A file that vanished or broke keeps no one's access: fail closed.
-            self._lists = {}
+            # A file that vanished or broke keeps no one's access: fail closed. A customer
+            # that was listed stays restricted (web.access.Access.restricted).
+            self._replace({})
+
+    def _replace(self, lists: dict[str, frozenset[str]]) -> None:
+        before, self._lists = self._lists, lists
+        if before != lists and self.on_change is not None:
+            self.on_change(before, lists)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +116,46 @@ class Decision:
 
 
 class Access:
-    def __init__(self, ledger: Ledger, need_to_know: NeedToKnow) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        need_to_know: NeedToKnow,
+        importance_editors: frozenset[str] = frozenset(),
+        pool_readers: frozenset[str] = frozenset(),
+    ) -> None:
         self.ledger = ledger
         self.need_to_know = need_to_know
+        self.importance_editors = importance_editors
+        self.pool_readers = pool_readers
+        # Customers a need-to-know list ever named while this server ran: restricted for
+        # good, even if the entry is removed by mistake (fail closed).
+        self.ever_listed: set[str] = set()
+
+    def restricted(self, customer_id: str) -> bool:
+        """Sensitive sections readable only by the need-to-know list: once VVIP or listed,
+        always, whatever the tier says now (a tier change cannot reopen them)."""
+        if self.need_to_know.listed(customer_id):
+            self.ever_listed.add(customer_id)
+            return True
+        state = self.ledger.customer(customer_id)
+        return (
+            customer_id in self.ledger.ever_vvip
+            or customer_id in self.ever_listed
+            or (state is not None and state.tier == "vvip")
+        )
+
+    def may_set_importance(self, user: User, state: CustomerState) -> Decision:
+        """Importance of a restricted customer: its need-to-know list and the named
+        editors (`CLOSECAST_IMPORTANCE_EDITORS`) only, never the people it keeps out."""
+        if user.id in self.importance_editors:
+            return Decision(True, "named importance editor")
+        if self.restricted(state.customer_id):
+            if user.id in self.need_to_know.allowed(state.customer_id):
+                return Decision(True, "on the need-to-know list")
+            return Decision(False, "restricted customer: its need-to-know list only")
+        if self.manages(user, state):
+            return Decision(True, "team manager")
+        return Decision(False, "team managers only")
 
     def team_of(self, user: User) -> str | None:
         if user.team is not None:
@@ -149,12 +205,20 @@ class Access:
         return user.role == "manager" and rep_id in self.team_reps(user)
 
     def sensitive(self, user: User, state: CustomerState) -> Decision:
-        """May this user read this customer's deep and extended sections?"""
+        """May this user read this customer's deep and extended sections (and notes)?"""
+        cid = state.customer_id
+        if self.ledger.in_pool(state):
+            # Nobody follows a pool customer up: its sections are its circle's only.
+            if user.id in self.need_to_know.allowed(cid):
+                return Decision(True, "pool customer: on its need-to-know list")
+            if user.id in self.pool_readers and not self.restricted(cid):
+                return Decision(True, "pool customer: named pool reader")
+            return Decision(False, "pool customer: its need-to-know list and named readers only")
         if user.role == "rep":
             if not self.owns(user, state):
                 return Decision(False, "only the owner rep and the team's managers")
         elif not self.manages(user, state):
             return Decision(False, "only the owner rep and the team's managers")
-        if state.tier == "vvip" and user.id not in self.need_to_know.allowed(state.customer_id):
+        if self.restricted(cid) and user.id not in self.need_to_know.allowed(cid):
             return Decision(False, "VVIP customer: only its named need-to-know list")
         return Decision(True, "owner rep" if user.role == "rep" else "team manager")

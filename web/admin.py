@@ -28,7 +28,8 @@ def audit(svc: Services, who: Caller, limit: str | None) -> dict[str, Any]:
         raise HttpError(400, "limit: must be between 1 and 10000", field="limit")
     intact, checked = verify(svc.audit.path) if svc.audit.path.exists() else (True, 0)
     return {
-        "path": str(svc.audit.path),
+        # The file's name, never its path on the server.
+        "path": svc.audit.path.name,
         "chain_intact": intact,
         "records_checked" if intact else "first_broken_line": checked,
         "records": svc.audit.tail(count),
@@ -43,5 +44,14 @@ def access(svc: Services, who: Caller) -> dict[str, Any]:
             for u in svc.users.all()
         ],
         "need_to_know": svc.access.need_to_know.entries(),
-        "need_to_know_file": str(svc.access.need_to_know.path or ""),
+        "need_to_know_file": svc.access.need_to_know.path.name
+        if svc.access.need_to_know.path
+        else "",
+        # Restricted for good: ever VVIP or ever listed (the tier cannot reopen them).
+        "restricted_customers": sorted(
+            svc.ledger.ever_vvip | svc.access.ever_listed | set(svc.access.need_to_know.entries())
+        ),
+        "importance_editors": sorted(svc.settings.importance_editors),
+        "pool_readers": sorted(svc.settings.pool_readers),
+        "claims_per_day": svc.settings.claims_per_day,
     }

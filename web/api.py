@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
 from web import admin, analysis, customers, team
-from web.context import caller, services
+from web.calllists import FILTERS
+from web.context import REQUEST_ID, caller, services
 from web.errors import HttpError, forbidden, not_found
 from web.forms import event_from_json
+from web.paging import page_of
 from web.routes import ALL_ROLES, Param, Route
 from web.sessions import COOKIE
 from web.users import verify_password
 
-LOCK_AFTER: Final = 5  # failed logins in a row before a user is locked out for a while
-LOCK_SECONDS: Final = 60.0
 # A password check is scrypt: tens of milliseconds of CPU and 16 MiB, on purpose. Run on
 # the event loop, every guess stalled every other request (16 clients guessing made a
 # rep's call list take 0.5 s instead of 3 ms: tests/reliability). hashlib.scrypt releases
@@ -58,25 +57,45 @@ def _verify_bounded(password: str, stored: str | None) -> bool:
         return verify_password(password, stored)
 
 
+def _login_audit(request: web.Request, user_id: str, outcome: str, reason: str) -> None:
+    svc = services(request)
+    user = svc.users.get(user_id)
+    svc.audit.record(
+        user=user_id[:64],
+        role=user.role if user is not None else "",
+        action="login",
+        outcome=outcome,
+        reason=reason,
+        request_id=request.get(REQUEST_ID, ""),
+        details={"address": request.remote or ""},
+    )
+
+
 async def check_login(request: web.Request, user_id: object, password: object) -> str:
-    """The user id if the credentials are right; 401 (or 429 while locked) otherwise."""
+    """The user id if the credentials are right; 401 (or 429 over the limit) otherwise."""
     svc = services(request)
     if not isinstance(user_id, str) or not isinstance(password, str) or not user_id:
         raise HttpError(400, "user and password: both required", field="user")
-    _, until = svc.login_failures.get(user_id, (0, 0.0))
-    if until > time.monotonic():
-        raise HttpError(429, "too many failed logins: try again in a minute")
+    user_id = user_id[:128]
+    address = request.remote or ""
+    # The slot is taken before the first await: parallel guesses each take one.
+    refused = svc.logins.attempt(user_id, address)
+    if refused is not None:
+        _login_audit(request, user_id, "refused", f"rate limit: {refused}")
+        raise HttpError(429, "too many login attempts: wait a minute and try again")
     user = svc.users.get(user_id)
     stored = user.password_hash if user else None
-    if not await asyncio.to_thread(_verify_bounded, password, stored) or user is None:
-        # Read the count after the check: other guesses at this user ran meanwhile, and
-        # each must count towards the lock-out.
-        failures, _ = svc.login_failures.get(user_id, (0, 0.0))
-        failures += 1
-        lock = time.monotonic() + LOCK_SECONDS if failures >= LOCK_AFTER else 0.0
-        svc.login_failures[user_id] = (0 if lock else failures, lock)
+    try:
+        good = await asyncio.to_thread(_verify_bounded, password, stored) and user is not None
+    except BaseException:
+        svc.logins.failed(user_id, address)
+        raise
+    if not good or user is None:
+        svc.logins.failed(user_id, address)
+        _login_audit(request, user_id, "refused", "unknown user or wrong password")
         raise HttpError(401, "unknown user or wrong password")
-    svc.login_failures.pop(user_id, None)
+    svc.logins.succeeded(user_id, address)
+    _login_audit(request, user.id, "allowed", "password")
     return user.id
 
 
@@ -92,9 +111,22 @@ async def login(request: web.Request) -> web.Response:
     return json_response({"token": token, "expires": session.expires, "role": user.role})
 
 
-async def logout(request: web.Request) -> web.Response:
+def end_session(request: web.Request) -> None:
+    """Revoke the caller's session (durably) and audit it."""
     who = caller(request)
-    services(request).signer.revoke(who.session)
+    svc = services(request)
+    svc.signer.revoke(who.session)
+    svc.audit.record(
+        user=who.user.id,
+        role=who.user.role,
+        action="logout",
+        outcome="allowed",
+        request_id=who.request_id,
+    )
+
+
+async def logout(request: web.Request) -> web.Response:
+    end_session(request)
     response = json_response({"logged_out": True})
     response.del_cookie(COOKIE, path="/")
     return response
@@ -111,7 +143,8 @@ async def me(request: web.Request) -> web.Response:
             "rep_id": user.rep_id,
             "team": svc.access.team_of(user) if user.acts_as_rep else None,
             "csrf": svc.signer.csrf(who.session),
-            "source": svc.source.description,
+            # The mode only: a server path or broker address is nothing a client needs.
+            "source": svc.source.description.split(":", 1)[0],
         }
     )
 
@@ -132,17 +165,33 @@ def wanted_rep(request: web.Request) -> str:
     rep_id = request.query.get("rep") or who.user.rep_id
     if rep_id is None:
         raise forbidden(f"role {who.user.role} has no call list")
-    if rep_id != who.user.rep_id:
-        if rep_id not in svc.ledger.reps:
-            raise not_found("rep", rep_id)
-        if not svc.access.can_see_rep(who.user, rep_id):
-            raise forbidden(f"rep {rep_id} is not in your team")
+    # One answer for "not in your team" and "no such rep".
+    if rep_id != who.user.rep_id and (
+        rep_id not in svc.ledger.reps or not svc.access.can_see_rep(who.user, rep_id)
+    ):
+        raise not_found("rep", rep_id)
     return rep_id
+
+
+_LIST_QUERY = ("limit", "cursor", "sort", *FILTERS)
 
 
 async def calllist(request: web.Request) -> web.Response:
     listed = services(request).calllists.get(wanted_rep(request))
-    return web.Response(body=listed.body, content_type="application/json")
+    if not any(request.query.get(name) for name in _LIST_QUERY):
+        return web.Response(body=listed.body, content_type="application/json")
+    # Filtered, sorted or paged: from the cached lines, without a rebuild.
+    page = page_of(listed.select(request.query), request.query)
+    return json_response(
+        {
+            "rep_id": listed.rep_id,
+            "rep_name": listed.rep_name,
+            "owned": listed.owned,
+            "counts": listed.counts,
+            **page.meta(),
+            "lines": [line.to_dict() for line in page.items],
+        }
+    )
 
 
 async def customer(request: web.Request) -> web.Response:
@@ -164,31 +213,31 @@ async def record_event(request: web.Request) -> web.Response:
         raise forbidden(f"customer {cid} is not yours to change")
     body = await read_json(request)
     try:
-        event = event_from_json(body, customer_id=cid, user=who.user)
+        event = event_from_json(body, customer_id=cid, user=who.user, entry=customers.entry(svc))
     except HttpError as exc:
         if exc.status == 422:
             customers.dead_letter(svc, who, body, exc.message)
         raise
     result = await customers.record(svc, who, cid, event)
-    return json_response(result, status=201)
+    return json_response(result, status=202 if result["held"] else 201)
 
 
 async def claim(request: web.Request) -> web.Response:
     cid = request.match_info["customer_id"]
     result = await customers.claim(services(request), caller(request), cid)
-    return json_response(result, status=201)
+    return json_response(result, status=202 if result.get("pending") else 201)
 
 
 async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "")
-    return json_response(customers.search(services(request), caller(request), query))
+    return json_response(customers.search(services(request), caller(request), query, request.query))
 
 
 # ---------------------------------------------------------------- managers
 
 
 async def pool(request: web.Request) -> web.Response:
-    return json_response(team.pool(services(request), caller(request)))
+    return json_response(team.pool(services(request), caller(request), request.query))
 
 
 async def accept_pool(request: web.Request) -> web.Response:
@@ -198,11 +247,11 @@ async def accept_pool(request: web.Request) -> web.Response:
 
 
 async def report(request: web.Request) -> web.Response:
-    return json_response(team.report(services(request), caller(request)))
+    return json_response(team.report(services(request), caller(request), request.query))
 
 
 async def alerts(request: web.Request) -> web.Response:
-    return json_response(team.alerts(services(request), caller(request)))
+    return json_response(team.alerts(services(request), caller(request), request.query))
 
 
 # ---------------------------------------------------------------- analysts, admins
@@ -213,8 +262,18 @@ async def models(request: web.Request) -> web.Response:
 
 
 async def dataset(request: web.Request) -> web.StreamResponse:
-    rows = analysis.dataset_csv(services(request), caller(request))
+    svc = services(request)
+    who = caller(request)
+    rows = analysis.dataset_csv(svc, who)
     first = await rows.__anext__()  # the role check runs before any header is sent
+    svc.audit.record(
+        user=who.user.id,
+        role=who.user.role,
+        action="export",
+        outcome="allowed",
+        reason="data set (pseudonymised)",
+        request_id=who.request_id,
+    )
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
@@ -232,6 +291,10 @@ async def dataset(request: web.Request) -> web.StreamResponse:
 async def audit(request: web.Request) -> web.Response:
     limit = request.query.get("limit")
     return json_response(admin.audit(services(request), caller(request), limit))
+
+
+async def held(request: web.Request) -> web.Response:
+    return json_response(services(request).ledger.held())
 
 
 async def access(request: web.Request) -> web.Response:
@@ -266,7 +329,10 @@ API_ROUTES: Final = (
             "properties": {"user": {"type": "string"}, "password": {"type": "string"}},
         },
         public=True,
-        responses={401: "unknown user or wrong password", 429: "locked after failed logins"},
+        responses={
+            401: "unknown user or wrong password",
+            429: "over a login limit (web/logins.py)",
+        },
     ),
     Route("POST", "/api/logout", logout, ALL_ROLES, "end this session"),
     Route("GET", "/api/me", me, ALL_ROLES, "who am I: user, role, rep, team"),
@@ -277,7 +343,16 @@ API_ROUTES: Final = (
         calllist,
         ("rep", "manager"),
         "today's call list: the caller's, or a team rep's (managers)",
-        params=(Param("rep", "query", "a rep of the manager's team"),),
+        params=(
+            Param("rep", "query", "a rep of the manager's team"),
+            Param("limit", "query", "lines per page (1-500; default 25 when paging)"),
+            Param("cursor", "query", "the next_cursor of the previous page"),
+            Param("status", "query", "lead or customer"),
+            Param("stage", "query", "none, doctor, teacher, friend or brother"),
+            Param("tier", "query", "standard, key or vvip"),
+            Param("due", "query", "overdue, due, new or not_due"),
+            Param("sort", "query", "rank, value, chance, silence, company or trend"),
+        ),
     ),
     Route(
         "GET",
@@ -313,7 +388,11 @@ API_ROUTES: Final = (
         ("rep",),
         "claim a pool customer (appends customer_assigned to the caller)",
         params=(_CID,),
-        responses={201: "assigned to the caller"},
+        responses={
+            201: "assigned to the caller",
+            202: "requested: waits for a manager (CLOSECAST_CLAIM_APPROVAL)",
+            429: "over the daily claim limit",
+        },
     ),
     Route(
         "GET",
@@ -365,8 +444,16 @@ API_ROUTES: Final = (
         "/api/audit",
         audit,
         ("admin",),
-        "the audit log of sensitive reads (read only; newest first)",
+        "the audit log: sensitive reads, logins, claims, assignments, importance and "
+        "need-to-know changes, exports (read only; newest first)",
         params=(Param("limit", "query", "records, 1..10000 (default 200)"),),
     ),
     Route("GET", "/api/access", access, ("admin",), "users, roles and need-to-know lists"),
+    Route(
+        "GET",
+        "/api/held",
+        held,
+        ("admin",),
+        "events held as dated ahead of the server's clock (count and list; not yet folded)",
+    ),
 )

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
+import secure
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
@@ -29,8 +30,10 @@ from web.access import Access, NeedToKnow
 from web.api import API_ROUTES, json_response
 from web.audit import AuditLog
 from web.calllists import CallListCache
+from web.claims import ClaimRequests
 from web.context import CALLER_KEY, REQUEST_ID, SERVICES, Caller, Services, caller
 from web.errors import HttpError
+from web.logins import LoginLimiter
 from web.pages import PAGE_ROUTES, error_page
 from web.pseudonym import Pseudonymiser
 from web.routes import Handler, Route
@@ -169,24 +172,90 @@ def create_app(
         middlewares=[errors, authenticate], client_max_size=settings.max_body_bytes
     )
     ledger = source.ledger
+    audit = AuditLog(settings.audit_log)
+    need_to_know = NeedToKnow(settings.access_file, on_change=_audit_lists(audit))
     app[SERVICES] = Services(
         settings=settings,
         source=source,
         users=UserDirectory(settings.users_file),
-        signer=SessionSigner(settings.secret, settings.session_hours),
-        access=Access(ledger, NeedToKnow(settings.access_file)),
-        audit=AuditLog(settings.audit_log),
+        signer=SessionSigner(settings.secret, settings.session_hours, settings.revoked_sessions),
+        access=Access(ledger, need_to_know, settings.importance_editors, settings.pool_readers),
+        audit=audit,
         pseudonymise=Pseudonymiser(settings.pseudonym_key),
         calllists=CallListCache(ledger, policy),
         scorer=scorer,
         policy=policy,
         model_dir=model_dir,
+        logins=LoginLimiter.from_rates(
+            settings.login_per_user_address, settings.login_per_address, settings.login_per_user
+        ),
+        claim_requests=ClaimRequests.from_audit(audit),
     )
+    app.on_response_prepare.append(_security_headers)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route), name=route.operation_id)
     app.router.add_static("/static/", STATIC, name="static")
     app.cleanup_ctx.append(_lifecycle(refresh_seconds))
     return app
+
+
+def _audit_lists(
+    audit: AuditLog,
+) -> Callable[[dict[str, frozenset[str]], dict[str, frozenset[str]]], None]:
+    """Audit every change of the need-to-know file: who was added to or removed from
+    which customer's list (the admin page shows them)."""
+
+    def changed(before: dict[str, frozenset[str]], after: dict[str, frozenset[str]]) -> None:
+        for cid in sorted(set(before) | set(after)):
+            old, new = before.get(cid, frozenset()), after.get(cid, frozenset())
+            if old != new or (cid in before) != (cid in after):
+                added, removed = sorted(new - old), sorted(old - new)
+                audit.record(
+                    user="access-file",
+                    role="admin",
+                    action="need_to_know_changed",
+                    customer_id=cid,
+                    outcome="applied",
+                    # The admin page shows the reason column: say there what changed.
+                    reason="need-to-know list changed: "
+                    + ", ".join([*(f"+{u}" for u in added), *(f"-{u}" for u in removed)]),
+                    details={"added": added, "removed": removed},
+                )
+
+    return changed
+
+
+# The pages are server-rendered with no inline script or style, so the policy can be
+# strict: everything from this origin, nothing framed, no plugins. The headers are
+# spelt by the `secure` library (pinned), which keeps their syntax right.
+_SECURE: Final = secure.Secure(
+    csp=secure.ContentSecurityPolicy()
+    .default_src("'self'")
+    .script_src("'self'")
+    .style_src("'self'")
+    .img_src("'self'", "data:")
+    .object_src("'none'")
+    .base_uri("'none'")
+    .form_action("'self'")
+    .frame_ancestors("'none'"),
+    xcto=secure.XContentTypeOptions(),
+    xfo=secure.XFrameOptions().deny(),
+    referrer=secure.ReferrerPolicy().no_referrer(),
+    coop=secure.CrossOriginOpenerPolicy().same_origin(),
+)
+_HEADERS: Final = dict(_SECURE.headers)
+_NO_STORE: Final = dict(secure.Secure(cache=secure.CacheControl().no_store()).headers)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, redirects and errors included (a signal, not a middleware, so
+    the responses aiohttp makes itself get them too)."""
+    for name, value in _HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.path.startswith("/static/"):
+        # Any answer but a static file may carry customer data: never keep it in a cache.
+        response.headers.update(_NO_STORE)
+        response.headers["Pragma"] = "no-cache"
 
 
 def _lifecycle(

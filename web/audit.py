@@ -1,4 +1,7 @@
-"""The audit log: every read (and refused read) of a sensitive portrait section.
+"""The audit log: everything that grants or moves access or data.
+
+Sensitive reads (allowed and refused), logins and failed logins, logouts, claims, pool
+assignments, importance changes, need-to-know list changes and data-set exports.
 
 An append-only JSON Lines file, one record per read, flushed to disk before the values
 are sent. Each record carries the SHA-256 of the line before it (`prev`), so removing or
@@ -36,24 +39,27 @@ class AuditLog:
         user: str,
         role: str,
         action: str,
-        customer_id: str,
-        sections: list[str],
+        customer_id: str = "",
+        sections: list[str] | None = None,
         outcome: str,
         reason: str = "",
         request_id: str = "",
+        details: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        entry = {
+        entry: dict[str, Any] = {
             "at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "user": user,
             "role": role,
             "action": action,
             "customer_id": customer_id,
-            "sections": sections,
+            "sections": sections or [],
             "outcome": outcome,
             "reason": reason,
             "request_id": request_id,
             "prev": self._last,
         }
+        if details:
+            entry["details"] = details
         line = orjson.dumps(entry)
         self._handle.write(line + b"\n")
         self._handle.flush()
@@ -68,6 +74,15 @@ class AuditLog:
         with self.path.open("rb") as handle:
             lines = deque((line for line in handle if line.strip()), maxlen=limit)
         return [orjson.loads(line) for line in reversed(lines)]
+
+    def records(self, action: str) -> list[dict[str, Any]]:
+        """Every record of one action, oldest first (the server's own state kept here,
+        such as claims waiting for approval, is rebuilt from them at start)."""
+        if not self.path.exists():
+            return []
+        needle = f'"action":"{action}"'.encode()
+        with self.path.open("rb") as handle:
+            return [orjson.loads(line) for line in handle if needle in line]
 
     def close(self) -> None:
         self._handle.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -12,7 +12,9 @@ from models.scoring import Scorer
 from web.access import Access
 from web.audit import AuditLog
 from web.calllists import CallListCache
+from web.claims import ClaimRequests
 from web.ledger import Ledger
+from web.logins import LoginLimiter
 from web.pseudonym import Pseudonymiser
 from web.sessions import Session, SessionSigner
 from web.settings import Settings
@@ -33,7 +35,8 @@ class Services:
     scorer: Scorer
     policy: Policy
     model_dir: Path | None
-    login_failures: dict[str, tuple[int, float]] = field(default_factory=dict)
+    logins: LoginLimiter
+    claim_requests: ClaimRequests
 
     @property
     def ledger(self) -> Ledger:

@@ -8,6 +8,7 @@ are known and whether the caller may open them, which is a separate, audited rea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -20,7 +21,8 @@ from streams.core.deadletter import reject
 from streams.core.state import DAY_US, CustomerState
 from web.context import Caller, Services
 from web.errors import HttpError, forbidden, not_found
-from web.forms import allowed_types, assignment_event
+from web.forms import Entry, allowed_types, assignment_event
+from web.paging import page_of
 
 SEARCH_LIMIT: Final = 50
 _PLAIN: Final = tuple(s for s in SECTIONS if s not in SENSITIVE_SECTIONS)
@@ -30,14 +32,27 @@ def _iso(ts: int | None) -> str | None:
     return None if ts is None else to_datetime(ts).isoformat()
 
 
+def entry(svc: Services) -> Entry:
+    """The server's clock and limits for an event a person enters now."""
+    ledger = svc.ledger
+    return Entry(
+        now=ledger.as_of,
+        received=ledger.wall(),
+        backdate_us=int(svc.settings.backdate_days * DAY_US),
+        skew_us=ledger.replayer.skew,
+        max_amount=svc.settings.max_amount,
+        hold_future=ledger.clock is not None,
+    )
+
+
 def visible_customer(svc: Services, who: Caller, customer_id: str) -> CustomerState:
     if who.user.role not in ("rep", "manager"):
         raise forbidden(f"role {who.user.role} does not see customers")
     state = svc.ledger.customer(customer_id)
-    if state is None:
+    # One answer for "not yours" and "does not exist": a 403 would tell a rep which
+    # customer ids exist.
+    if state is None or not svc.access.can_see(who.user, state):
         raise not_found("customer", customer_id)
-    if not svc.access.can_see(who.user, state):
-        raise forbidden(f"customer {customer_id} belongs to another rep or team")
     return state
 
 
@@ -151,6 +166,8 @@ def sensitive_view(svc: Services, who: Caller, customer_id: str) -> dict[str, An
     decision = svc.access.sensitive(who.user, state)
     portrait = svc.ledger.portrait(customer_id)
     sections = sorted(portrait.sensitive()) if portrait is not None else []
+    if svc.ledger.notes(customer_id):
+        sections.append("notes")
     svc.audit.record(
         user=who.user.id,
         role=who.user.role,
@@ -166,6 +183,7 @@ def sensitive_view(svc: Services, who: Caller, customer_id: str) -> dict[str, An
     return {
         "customer_id": customer_id,
         "sections": portrait.sensitive() if portrait is not None else {},
+        "notes": svc.ledger.notes(customer_id),
         "audited": True,
     }
 
@@ -182,7 +200,9 @@ def visible_states(svc: Services, who: Caller) -> list[CustomerState]:
     return []
 
 
-def search(svc: Services, who: Caller, query: str) -> dict[str, Any]:
+def search(
+    svc: Services, who: Caller, query: str, params: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Customers matching an id, an industry or a plain portrait value; never a sensitive one.
 
     Searching sensitive values would leak them even without showing them: whether a
@@ -195,14 +215,15 @@ def search(svc: Services, who: Caller, query: str) -> dict[str, Any]:
         raise HttpError(400, "q: must not be empty", field="q")
     if len(needle) > 200:
         raise HttpError(400, "q: longer than 200 characters", field="q")
-    found = []
-    for state in visible_states(svc, who):
-        if _matches(svc, state, needle):
-            found.append(summary(svc, state))
-            if len(found) >= SEARCH_LIMIT:
-                break
+    matches = [state for state in visible_states(svc, who) if _matches(svc, state, needle)]
+    page = page_of(matches, params or {}, SEARCH_LIMIT)
+    found = [summary(svc, state) for state in page.items]
     # The query is not echoed: the caller has it, and echoes end up in caches and logs.
-    return {"results": found, "limit": SEARCH_LIMIT}
+    return {
+        "results": found,
+        "limit": page.limit,
+        "results_page": {**page.meta(), "param": "cursor", "first": page.first, "last": page.last},
+    }
 
 
 def _matches(svc: Services, state: CustomerState, needle: str) -> bool:
@@ -222,21 +243,86 @@ async def record(svc: Services, who: Caller, customer_id: str, event: Event) -> 
     state = visible_customer(svc, who, customer_id)
     if not svc.access.can_change(who.user, state):
         raise forbidden(f"customer {customer_id} is not yours to change")
+    if event.type == "importance_set":
+        decision = svc.access.may_set_importance(who.user, state)
+        _audit(
+            svc,
+            who,
+            "set_importance",
+            customer_id,
+            decision.allowed,
+            decision.reason,
+            tier=event.payload.get("tier"),
+        )
+        if not decision.allowed:
+            raise forbidden(f"importance of {customer_id}: {decision.reason}")
     await svc.source.append([event])
     after = svc.ledger.customer(customer_id)
     assert after is not None
-    return {"recorded": event.event_id, "type": event.type, "customer": summary(svc, after)}
+    held = svc.ledger.is_ahead(event.ts)
+    return {
+        "recorded": event.event_id,
+        "type": event.type,
+        # Dated ahead of the clock: kept in the log, counted nowhere until its time.
+        "held": held,
+        "customer": summary(svc, after),
+    }
 
 
 async def claim(svc: Services, who: Caller, customer_id: str) -> dict[str, Any]:
     state = visible_customer(svc, who, customer_id)
     if not svc.access.can_claim(who.user, state):
+        _audit(svc, who, "claim", customer_id, False, "not in the pool")
         raise forbidden(f"customer {customer_id} is not in the pool")
-    event = assignment_event(customer_id, who.user.rep_id or "", by=who.user.id)
+    limit = svc.settings.claims_per_day
+    day = svc.ledger.as_of // DAY_US
+    requested = svc.claim_requests.count_on(who.user.id, day)
+    if svc.ledger.claims_on(who.user.id, svc.ledger.as_of) + requested >= limit:
+        _audit(svc, who, "claim", customer_id, False, f"daily limit of {limit}")
+        raise HttpError(
+            429, f"claims: at most {limit} a day (CLOSECAST_CLAIMS_PER_DAY); ask your manager"
+        )
+    if svc.settings.claim_approval:
+        # Nothing is assigned yet: a team manager accepts it from the pool page.
+        _audit(
+            svc,
+            who,
+            "claim_requested",
+            customer_id,
+            True,
+            "waits for a manager",
+            rep_id=who.user.rep_id,
+            day=day,
+        )
+        svc.claim_requests.add(customer_id, who.user.rep_id or "", who.user.id, day)
+        return {"requested": customer_id, "pending": True, "customer": summary(svc, state)}
+    event = assignment_event(customer_id, who.user.rep_id or "", who.user.id, entry(svc))
     await svc.source.append([event])
+    _audit(svc, who, "claim", customer_id, True, "from the pool")
     after = svc.ledger.customer(customer_id)
     assert after is not None
     return {"recorded": event.event_id, "type": event.type, "customer": summary(svc, after)}
+
+
+def _audit(
+    svc: Services,
+    who: Caller,
+    action: str,
+    customer_id: str,
+    allowed: bool,
+    reason: str,
+    **details: Any,
+) -> None:
+    svc.audit.record(
+        user=who.user.id,
+        role=who.user.role,
+        action=action,
+        customer_id=customer_id[:64],
+        outcome="allowed" if allowed else "refused",
+        reason=reason,
+        request_id=who.request_id,
+        details=details,
+    )
 
 
 def dead_letter(svc: Services, who: Caller, body: object, reason: str) -> None:
@@ -262,5 +348,6 @@ def _without_sensitive_names(body: object) -> object:
     if isinstance(fields, dict) and payload.get("section") not in _PLAIN:
         count = len(fields)
         payload = {**payload, "fields": {f"[{count} field(s)]": "[redacted]"}}
-        return {**body, "payload": payload}
-    return body
+    if "note" in payload:
+        payload = {**payload, "note": "[redacted]"}
+    return {**body, "payload": payload}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any, Final
 
-from streams.core.contract import Event, InvalidEvent, validate
+from streams.core.contract import Event, InvalidEvent, parse_time, to_datetime, validate
+from streams.core.held import is_ahead
 from web.errors import HttpError
 from web.users import User
 
@@ -44,8 +45,71 @@ _FORM_FIELDS: Final = {
 }
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_AMOUNTS: Final = ("amount", "expected_value", "potential_value")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The server's side of an entry: its clock, and how far a person may move off it.
+
+    `now` is the server's "today" (the wall clock, or for `--clock log` the log's own
+    clock); `received` the wall-clock time the entry came in. Past the skew ahead of
+    `now` an entry is held (`hold_future`, the live clock) or refused (the log's clock,
+    which an entry must not push on).
+    """
+
+    now: int
+    received: int
+    backdate_us: int
+    skew_us: int
+    max_amount: float
+    hold_future: bool = True
+
+
+def iso(ts: int) -> str:
+    return to_datetime(ts).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _when(occurred_at: object, entry: Entry) -> str:
+    """The entry's `occurred_at`: the server's now, or a time the person gave, checked."""
+    if occurred_at in (None, ""):
+        return iso(entry.now)
+    if not isinstance(occurred_at, str):
+        raise HttpError(422, "occurred_at: must be an ISO 8601 time", field="occurred_at")
+    try:
+        ts = parse_time(occurred_at, "occurred_at")[1]
+    except InvalidEvent as exc:
+        raise HttpError(422, str(exc), field="occurred_at") from None
+    if ts < entry.now - entry.backdate_us:
+        days = entry.backdate_us / 86_400_000_000
+        raise HttpError(
+            422,
+            f"occurred_at: more than {days:g} days before the server's today "
+            f"({iso(entry.now)[:10]}); older entries need an import (CLOSECAST_BACKDATE_DAYS)",
+            field="occurred_at",
+        )
+    if not entry.hold_future and is_ahead(ts, entry.now, entry.skew_us):
+        raise HttpError(
+            422,
+            f"occurred_at: ahead of the server's clock ({iso(entry.now)})",
+            field="occurred_at",
+        )
+    return occurred_at
+
+
+def _sane(payload: object, entry: Entry) -> None:
+    if not isinstance(payload, Mapping):
+        return
+    for name in _AMOUNTS:
+        value = payload.get(name)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and abs(value) > entry.max_amount:  # type: ignore[arg-type]
+            raise HttpError(
+                422,
+                f"payload.{name}: {value:,.0f} is above the plausible limit of "
+                f"{entry.max_amount:,.0f} (CLOSECAST_MAX_AMOUNT); check the figure",
+                field=f"payload.{name}",
+            )
 
 
 def allowed_types(user: User) -> tuple[str, ...]:
@@ -58,6 +122,7 @@ def build_event(
     *,
     customer_id: str,
     user: User,
+    entry: Entry,
     occurred_at: object = None,
 ) -> Event:
     if not isinstance(kind, str) or kind not in allowed_types(user):
@@ -66,10 +131,16 @@ def build_event(
             f"type: must be one of {', '.join(allowed_types(user))}",
             field="type",
         )
+    when = _when(occurred_at, entry)
+    _sane(payload, entry)
+    if isinstance(payload, Mapping):
+        # Who entered it and when the server got it: unknown payload fields are part of
+        # the contract, and these are the server's, whatever the body said.
+        payload = {**payload, "entered_by": user.id, "entered_at": iso(entry.received)}
     raw: dict[str, Any] = {
         "event_id": f"web-{uuid.uuid4().hex}",
         "type": kind,
-        "occurred_at": now_iso() if occurred_at in (None, "") else occurred_at,
+        "occurred_at": when,
         "customer_id": customer_id,
         "rep_id": user.rep_id,
         "payload": payload,
@@ -92,7 +163,7 @@ def _refusal(exc: InvalidEvent) -> HttpError:
     return HttpError(422, str(exc), field=field)
 
 
-def event_from_json(body: object, *, customer_id: str, user: User) -> Event:
+def event_from_json(body: object, *, customer_id: str, user: User, entry: Entry) -> Event:
     if not isinstance(body, Mapping):
         raise HttpError(400, "body: must be a JSON object", field="body")
     return build_event(
@@ -100,11 +171,14 @@ def event_from_json(body: object, *, customer_id: str, user: User) -> Event:
         body.get("payload", {}),
         customer_id=customer_id,
         user=user,
+        entry=entry,
         occurred_at=body.get("occurred_at"),
     )
 
 
-def event_from_form(form: Mapping[str, str], *, customer_id: str, user: User) -> Event:
+def event_from_form(
+    form: Mapping[str, str], *, customer_id: str, user: User, entry: Entry
+) -> Event:
     kind = form.get("type", "")
     payload: dict[str, Any] = {}
     for name in _FORM_FIELDS.get(kind, ()):
@@ -119,10 +193,18 @@ def event_from_form(form: Mapping[str, str], *, customer_id: str, user: User) ->
             payload[name] = _number(text, name)
         else:
             payload[name] = text
+    if kind == "contact_made" and form.get("not_effective", "") in ("on", "true", "1", "yes"):
+        # The call list's quick form: "not effective" (not reached) overrides its default.
+        payload["effective"] = False
     if kind == "portrait_updated":
         payload["fields"] = parse_field_lines(form.get("fields", ""))
     return build_event(
-        kind, payload, customer_id=customer_id, user=user, occurred_at=form.get("occurred_at")
+        kind,
+        payload,
+        customer_id=customer_id,
+        user=user,
+        entry=entry,
+        occurred_at=form.get("occurred_at"),
     )
 
 
@@ -151,17 +233,17 @@ def parse_field_lines(text: str) -> dict[str, str]:
     return fields
 
 
-def assignment_event(customer_id: str, rep_id: str, by: str) -> Event:
+def assignment_event(customer_id: str, rep_id: str, by: str, entry: Entry) -> Event:
     """A `customer_assigned`: the new owner is the event's rep, the assigner in `by`."""
     try:
         return validate(
             {
                 "event_id": f"web-{uuid.uuid4().hex}",
                 "type": "customer_assigned",
-                "occurred_at": now_iso(),
+                "occurred_at": iso(entry.now),
                 "customer_id": customer_id,
                 "rep_id": rep_id,
-                "payload": {"by": by},
+                "payload": {"by": by, "entered_by": by, "entered_at": iso(entry.received)},
             }
         )
     except InvalidEvent as exc:

@@ -12,15 +12,22 @@ score within a second), and `refresh()` re-scores everyone in small slices on th
 loop, so the features that move with the clock or with the rep's activity catch up
 without a request ever waiting behind a full re-score. Single-threaded by design: every
 change happens on the event loop, so no lock is needed and no reader sees half an event.
+
+Trends: a second replayer (the baseline) folds only what is at least `TREND_DAYS` old;
+the events of the last `TREND_DAYS` wait in a heap until the ledger's time moves past
+them. When everyone is scored at load, the baseline is scored too, as of `TREND_DAYS`
+before: each customer's earlier score, which a call list's trend compares with; the
+background refresh scores it again, in slices, once the clock has moved on by a day.
+Holding a month of events costs far less than keeping every customer's history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import pandas as pd
@@ -28,20 +35,18 @@ import pandas as pd
 from features.customer import owner_active
 from features.policy import DEFAULT, Policy
 from models.scoring import SCORE_COLUMNS, Scorer, score_states
-from streams.core.contract import SENSITIVE_SECTIONS, Event, to_ts
+from streams.core.contract import SENSITIVE_SECTIONS, Event
 from streams.core.deadletter import Rejection
+from streams.core.held import held_item, is_ahead
+from streams.core.held import wall_clock as wall_clock
 from streams.core.portrait import Portrait, PortraitStore
 from streams.core.snapshot import Snapshot
-from streams.core.state import CustomerState, RepState
+from streams.core.state import DAY_US, CustomerState, RepState
 from streams.embedded.replay import Replayer
 
 HISTORY_LIMIT: Final = 100
 REFRESH_SLICE: Final = 100  # customers re-scored per slice: ~10 ms of features
-
-
-def wall_clock() -> int:
-    """Now, in epoch microseconds: the web layer is the edge where real time comes in."""
-    return to_ts(datetime.now(UTC))
+TREND_DAYS: Final = 30  # planning.calllist.TREND_DAYS: the call list's trend window
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +109,13 @@ def history_item(event: Event) -> HistoryItem:
         else:
             details["fields"] = sorted(p["fields"])
     else:
-        details = {k: v for k, v in p.items() if isinstance(v, str | int | float | bool)}
+        # Free-text notes are as sensitive as a deep section: the history says one was
+        # written, the text is read through the audited sensitive view only.
+        details = {
+            k: ("restricted" if k == "note" else v)
+            for k, v in p.items()
+            if isinstance(v, str | int | float | bool)
+        }
     return HistoryItem(
         event.ts,
         event.event_id,
@@ -120,12 +131,23 @@ class Ledger:
         self, scorer: Scorer, policy: Policy = DEFAULT, clock: Callable[[], int] | None = None
     ) -> None:
         self.scorer = scorer
-        # None: the ledger's time is the newest event's (a replayed or simulated log reads
-        # as of its own end). A clock: time is the later of that and the clock's "now",
-        # so a live team's list on Monday morning is Monday's, not Friday evening's.
+        # None: the ledger's time is the log's own clock, the newest event folded (a
+        # replayed or simulated log reads as of its own end). A clock: time is the clock's
+        # "now", never an event's claimed time (contract, "Time and the clock").
         self.clock = clock
         self.policy = policy
-        self.replayer = Replayer()
+        # Events ahead of the wall clock are held by the replayer (streams.core.held) either
+        # way: the log's clock must not follow a claimed future time either.
+        self.wall = wall_clock
+        self.replayer = Replayer(now=self.wall())
+        # Customers ever VVIP: their sensitive sections stay restricted to the
+        # need-to-know list however the tier changes later (web.access).
+        self.ever_vvip: set[str] = set()
+        # Free-text notes per customer (newest last), read only through the audited view.
+        self._notes: dict[str, list[dict[str, Any]]] = {}
+        # customer_assigned events per (assigner, UTC day): the claim limit's count,
+        # folded from the log so a restart does not reset it.
+        self.assigned_by_day: dict[tuple[str, int], int] = {}
         self.portraits = PortraitStore()
         self.rejected: list[Rejection] = []
         self._history: dict[str, list[HistoryItem]] = {}
@@ -138,6 +160,12 @@ class Ledger:
         self.refreshed_version = 0
         self.refreshed_as_of = 0
         self.refreshing = False
+        self._baseline = Replayer()
+        self._waiting: list[tuple[int, int, Event]] = []  # (occurred_at, arrival, event)
+        self._arrivals = 0
+        # Each customer's p_close TREND_DAYS before the time of the last full scoring.
+        self.earlier: dict[str, float] = {}
+        self.earlier_as_of = 0
 
     # ------------------------------------------------------------ reading
 
@@ -151,9 +179,24 @@ class Ledger:
 
     @property
     def as_of(self) -> int:
-        """The ledger's time: the newest `occurred_at` folded in, or the clock if later."""
-        latest = self.replayer.latest
-        return latest if self.clock is None else max(latest, self.clock())
+        """The ledger's time: the clock's, or without one the log's own (newest folded)."""
+        return self.replayer.latest if self.clock is None else self.clock()
+
+    def is_ahead(self, ts: int) -> bool:
+        """Whether an event at `ts` would be held (beyond the skew ahead of the clock)."""
+        return is_ahead(ts, self.wall(), self.replayer.skew)
+
+    def held(self) -> dict[str, Any]:
+        """The held events: a count and a list (ids and times only)."""
+        events = self.replayer.hold.events
+        return {"count": len(events), "events": [held_item(e) for e in events[:200]]}
+
+    def notes(self, customer_id: str) -> list[dict[str, Any]]:
+        """Newest first."""
+        return list(reversed(self._notes.get(customer_id, [])))
+
+    def claims_on(self, user_id: str, ts: int) -> int:
+        return self.assigned_by_day.get((user_id, ts // DAY_US), 0)
 
     def stale(self, after_us: int) -> bool:
         """Whether a full re-score is due: something changed, or the clock moved on."""
@@ -201,15 +244,29 @@ class Ledger:
 
     def feed(self, event: Event) -> set[str]:
         """Fold one event; return the customers whose state changed (for re-scoring)."""
+        return self._feed(event, self.replayer.feed)
+
+    def release(self) -> set[str]:
+        """Fold the held events whose time has come; return the customers they changed."""
+        touched: set[str] = set()
+        for event in self.replayer.due(self.wall()):
+            touched |= self._feed(event, self.replayer.fold)
+        return touched
+
+    def _feed(self, event: Event, fold: Callable[[Event], bool]) -> set[str]:
         cid = event.customer_id
         touched: set[str] = set()
         before = None
         if cid is not None and event.type not in ("rep_joined", "rep_left"):
             state = self.replayer.customers.get(cid)
             before = state.owner if state is not None else None
-        if not self.replayer.feed(event):
-            return touched  # a duplicate changes nothing
+        if not fold(event):
+            return touched  # a duplicate, or held: changes nothing
+        self._arrivals += 1
+        heapq.heappush(self._waiting, (event.ts, self._arrivals, event))
+        self._settle(self.replayer.latest - TREND_DAYS * DAY_US)
         self.portraits.feed(event)
+        self._index(event)
         if cid is not None and event.type not in ("rep_joined", "rep_left"):
             touched.add(cid)
             self._remember(cid, event)
@@ -231,6 +288,33 @@ class Ledger:
 
     def reject(self, rejection: Rejection) -> None:
         self.replayer.reject(rejection)
+
+    def _index(self, event: Event) -> None:
+        cid = event.customer_id
+        if cid is None:
+            return
+        state = self.replayer.customers.get(cid)
+        if state is not None and state.tier == "vvip":
+            self.ever_vvip.add(cid)
+        note = event.payload.get("note")
+        if isinstance(note, str) and note:
+            notes = self._notes.setdefault(cid, [])
+            notes.append(
+                {"event_id": event.event_id, "occurred_at": event.occurred_at, "note": note}
+            )
+            if len(notes) > HISTORY_LIMIT:
+                del notes[0]
+        by = event.payload.get("by")
+        if event.type == "customer_assigned" and isinstance(by, str):
+            day = (by, event.ts // DAY_US)
+            self.assigned_by_day[day] = self.assigned_by_day.get(day, 0) + 1
+
+    def _settle(self, until: int) -> None:
+        """Fold into the baseline every waiting event that happened by `until` (the main
+        replayer has already vetted them: held ones come here only once released)."""
+        waiting = self._waiting
+        while waiting and waiting[0][0] <= until:
+            self._baseline.fold(heapq.heappop(waiting)[2])
 
     def _touch_rep(self, rep_id: str) -> None:
         self._rep_versions[rep_id] = self.version + 1
@@ -268,6 +352,40 @@ class Ledger:
         self.rescore(self.replayer.customers, as_of)
         self.refreshed_version = self.version
         self.refreshed_as_of = as_of
+        self.score_earlier(as_of - TREND_DAYS * DAY_US)
+
+    async def _earlier_sliced(self, as_of: int) -> dict[str, float] | None:
+        """The trends' earlier scores again, a slice at a time, once the clock has moved
+        a day past the last ones (None: they are still of the right day)."""
+        if as_of - self.earlier_as_of < DAY_US:
+            return None
+        self._settle(as_of)
+        base = self._baseline
+        snapshot = Snapshot(base.customers, base.reps, as_of, base.stats)
+        ids = sorted(base.customers)
+        out: dict[str, float] = {}
+        for start in range(0, len(ids), REFRESH_SLICE):
+            chunk = [base.customers[c] for c in ids[start : start + REFRESH_SLICE]]
+            frame = score_states(chunk, snapshot, self.scorer, self.policy)
+            out.update(zip(frame["customer_id"].tolist(), frame["p_close"].tolist(), strict=True))
+            await asyncio.sleep(0)
+        self.earlier_as_of = as_of
+        return out
+
+    def score_earlier(self, as_of: int) -> None:
+        """Score every customer as the baseline knew it at `as_of` (for the trends)."""
+        self.earlier_as_of = as_of
+        self._settle(as_of)
+        base = self._baseline
+        states = [base.customers[c] for c in sorted(base.customers)]
+        if not states:
+            self.earlier = {}
+            return
+        snapshot = Snapshot(base.customers, base.reps, as_of, base.stats)
+        frame = score_states(states, snapshot, self.scorer, self.policy)
+        self.earlier = dict(
+            zip(frame["customer_id"].tolist(), frame["p_close"].astype(float).tolist(), strict=True)
+        )
 
     async def refresh(self) -> None:
         """Re-score everyone at the current clock, a slice at a time, yielding in between."""
@@ -283,6 +401,9 @@ class Ledger:
                 for state, row in zip(chunk, self._score(chunk, as_of), strict=True):
                     fresh[state.customer_id] = row
                 await asyncio.sleep(0)
+            earlier = await self._earlier_sliced(as_of - TREND_DAYS * DAY_US)
+            if earlier is not None:
+                self.earlier = earlier
             # Swap at the end, in one step: lists are rebuilt once, not once per slice.
             for cid, row in fresh.items():
                 current = self.scores.get(cid)

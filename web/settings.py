@@ -35,6 +35,29 @@ class Settings:
     # Bodies larger than this get 413 before they are read: a contract event is at most a
     # 2,000-character note plus a small envelope, and a pool acceptance a few hundred lines.
     max_body_bytes: int = 256 * 1024
+    # Issue 13's trust boundaries, each overridable from the environment (see from_env).
+    # A person may date an entry this far back (a call made yesterday, logged today).
+    backdate_days: float = 7.0
+    # An amount, expected or potential value above this is refused as implausible.
+    max_amount: float = 5_000_000.0
+    # Pool customers one rep may claim per UTC day.
+    claims_per_day: int = 5
+    # Claims wait for a team manager's acceptance (CLOSECAST_CLAIM_APPROVAL=1).
+    claim_approval: bool = False
+    # Users (besides a restricted customer's need-to-know list) who may set importance.
+    importance_editors: frozenset[str] = frozenset()
+    # Users (besides its need-to-know list) who may read a pool customer's deep/extended.
+    pool_readers: frozenset[str] = frozenset()
+    # Login attempts allowed (limits' notation) per (user, address), per address, and per
+    # user from addresses that never logged in as that user.
+    login_per_user_address: str = "5/minute"
+    login_per_address: str = "30/minute"
+    login_per_user: str = "100/hour"
+    # Revoked sessions, kept across restarts (append-only).
+    revoked_sessions: Path = Path(".closecast/revoked-sessions.jsonl")
+    # The team's time zone: every time a page shows is in it (CLOSECAST_TIMEZONE, an IANA
+    # name such as Asia/Taipei; UTC by default).
+    timezone: str = "UTC"
 
     @classmethod
     def from_env(
@@ -81,16 +104,75 @@ class Settings:
             session_hours = float(hours)
         except ValueError:
             raise SettingsError(f"CLOSECAST_SESSION_HOURS: not a number ({hours!r})") from None
+        audit = audit_log or _path(env.get("CLOSECAST_AUDIT_LOG")) or DEFAULT_AUDIT_LOG
+        from streams.core.held import HeldSettingError, skew_us
+
+        try:
+            skew_us(env)  # read again where events are folded; checked here, before start
+        except HeldSettingError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
+            backdate_days=_number(env, "CLOSECAST_BACKDATE_DAYS", 7.0, 0, 366),
+            max_amount=_number(env, "CLOSECAST_MAX_AMOUNT", 5_000_000.0, 1, 1e12),
+            claims_per_day=int(_number(env, "CLOSECAST_CLAIMS_PER_DAY", 5, 0, 10_000)),
+            claim_approval=env.get("CLOSECAST_CLAIM_APPROVAL", "") not in ("", "0", "false"),
+            importance_editors=_ids(env, "CLOSECAST_IMPORTANCE_EDITORS"),
+            pool_readers=_ids(env, "CLOSECAST_POOL_READERS"),
+            login_per_user_address=_rate(env, "CLOSECAST_LOGIN_PER_USER_ADDRESS", "5/minute"),
+            login_per_address=_rate(env, "CLOSECAST_LOGIN_PER_ADDRESS", "30/minute"),
+            login_per_user=_rate(env, "CLOSECAST_LOGIN_PER_USER", "100/hour"),
+            revoked_sessions=_path(env.get("CLOSECAST_REVOKED_SESSIONS"))
+            or audit.with_name("revoked-sessions.jsonl"),
             secret=secret.encode(),
             pseudonym_key=key,
             users_file=users,
             access_file=access,
-            audit_log=audit_log or _path(env.get("CLOSECAST_AUDIT_LOG")) or DEFAULT_AUDIT_LOG,
+            audit_log=audit,
             session_hours=session_hours,
             secure_cookies=env.get("CLOSECAST_SECURE_COOKIES", "") not in ("", "0", "false"),
+            timezone=_zone(env.get("CLOSECAST_TIMEZONE", "") or "UTC"),
         )
+
+
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"CLOSECAST_TIMEZONE: no time zone {name!r} (an IANA name such as Asia/Taipei)"
+        ) from None
+    return name
 
 
 def _path(text: str | None) -> Path | None:
     return Path(text) if text else None
+
+
+def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}: not a number ({text!r})") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}: must be between {lo:g} and {hi:g}")
+    return value
+
+
+def _ids(env: Mapping[str, str], name: str) -> frozenset[str]:
+    return frozenset(u.strip() for u in env.get(name, "").split(",") if u.strip())
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse
+
+    text = env.get(name, "").strip() or default
+    try:
+        parse(text)
+    except ValueError:
+        raise SettingsError(f"{name}: not a rate such as '5/minute' ({text!r})") from None
+    return text

@@ -99,6 +99,7 @@ class EmbeddedSource:
                 except OSError as exc:
                     log.warning("cannot read %s: %s", self.log_path, exc.strerror)
                     continue
+                touched |= self.ledger.release()  # held events whose time has come
                 if touched:
                     self.ledger.rescore(touched)
 

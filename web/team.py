@@ -24,10 +24,36 @@ from streams.core.contract import to_datetime
 from streams.core.state import CustomerState, RepState
 from web.charts import plot
 from web.context import Caller, Services
+from web.customers import entry
 from web.errors import HttpError, forbidden, not_found
 from web.forms import assignment_event
+from web.labels import N_
+from web.paging import page_of
 
 MAX_ROWS = 200  # rows per table on a page; the API says how many there were in all
+PAGE_ROWS = 25  # rows per page of a paged table
+
+
+def paged(
+    out: dict[str, Any],
+    name: str,
+    frame: pd.DataFrame,
+    query: Mapping[str, str],
+    main: bool = False,
+) -> None:
+    """Put a page of `frame` at out[name] and its paging at out[name + "_page"].
+
+    A table's page is asked for by `?{name}_limit=&{name}_cursor=`; the endpoint's main
+    table also by plain `?limit=&cursor=`.
+    """
+    asked = {
+        "limit": query.get(f"{name}_limit") or (query.get("limit", "") if main else ""),
+        "cursor": query.get(f"{name}_cursor") or (query.get("cursor", "") if main else ""),
+    }
+    page = page_of(range(len(frame)), asked, PAGE_ROWS)
+    out[name] = records(frame.iloc[page.offset : page.offset + page.limit], page.limit)
+    out[f"{name}_page"] = {**page.meta(), "param": f"{name}_cursor", "first": page.first}
+    out[f"{name}_page"]["last"] = page.last
 
 
 def records(frame: pd.DataFrame, limit: int = MAX_ROWS) -> list[dict[str, Any]]:
@@ -63,10 +89,27 @@ def team_book(svc: Services, who: Caller) -> tuple[Book, dict[str, RepState]]:
     return build_book(states, ledger.reps, frame, ledger.as_of), reps
 
 
-def report(svc: Services, who: Caller) -> dict[str, Any]:
+# The relationship's order (DOMAIN.md): a chart or table of stages reads in it.
+STAGE_ORDER = ("none", "doctor", "teacher", "friend", "brother")
+NO_QUERY: Mapping[str, str] = {}
+
+
+def _stage_key(stage: str) -> tuple[int, str]:
+    return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
+
+
+def rep_label(reps: Mapping[str, RepState], rep_id: str) -> str:
+    rep = reps.get(rep_id)
+    name = rep.name if rep is not None else None
+    return f"{name} ({rep_id})" if name else rep_id
+
+
+def report(svc: Services, who: Caller, query: Mapping[str, str] = NO_QUERY) -> dict[str, Any]:
     book, reps = team_book(svc, who)
     funnel = funnel_by_rep(book, reps, svc.policy)
-    funnel = funnel[funnel["rep_id"].isin(reps)]
+    # The team's reps; a manager's own row (no customers of its own) is no rep's funnel.
+    funnel = funnel[funnel["rep_id"].isin(reps) & (funnel["role"] != "manager")]
+    sellers = {r: s for r, s in reps.items() if s.role != "manager"}
     by_rep_value: dict[str, float] = {}
     by_stage: Counter[str] = Counter()
     pool_value = 0.0
@@ -82,12 +125,13 @@ def report(svc: Services, who: Caller) -> dict[str, Any]:
     forecast = revenue_forecast(
         book, reps, svc.ledger.scorer.value, svc.policy.horizon_days, include_pool=False
     )
-    pipeline = [(r, round(by_rep_value.get(r, 0.0), 2)) for r in sorted(reps)]
+    pipeline = [(r, round(by_rep_value.get(r, 0.0), 2)) for r in sorted(sellers)]
     leads_deals = [
         (str(row["rep_id"]), float(row["leads"]), float(row["deals"]))
         for row in funnel.to_dict(orient="records")
     ]
-    return {
+    stages = sorted(by_stage.items(), key=lambda kv: _stage_key(kv[0]))
+    out: dict[str, Any] = {
         "team": svc.access.team_of(who.user),
         "as_of": to_datetime(book.as_of).isoformat() if book.as_of else None,
         "customers": len(book),
@@ -101,41 +145,42 @@ def report(svc: Services, who: Caller) -> dict[str, Any]:
                 forecast.reps.to_dict(orient="records"), forecast.rep_lines(), strict=True
             )
         ],
-        "pipeline_by_rep": [{"rep_id": r, "predicted_value": v} for r, v in pipeline],
-        "customers_by_stage": dict(sorted(by_stage.items())),
-        "funnel": records(funnel),
-        "dormant": records(dormant),
+        "pipeline_by_rep": [
+            {"rep_id": r, "name": rep_label(reps, r), "predicted_value": v} for r, v in pipeline
+        ],
+        "customers_by_stage": dict(stages),
         "dormant_count": len(dormant),
+        "reps": [{"rep_id": r, "name": rep_label(reps, r)} for r in sorted(sellers)],
         "plots": {
             "pipeline_by_rep": plot(
-                "Predicted pipeline value by rep", [(r, v) for r, v in pipeline]
+                N_("Predicted pipeline value by rep"),
+                [(rep_label(reps, r), v) for r, v in pipeline],
             ),
             "funnel": plot(
-                "Leads by rep (deals in brackets)",
-                [(f"{r} ({d:.0f})", leads) for r, leads, d in leads_deals],
+                N_("Leads by rep (deals in brackets)"),
+                [(f"{rep_label(reps, r)} ({d:.0f})", leads) for r, leads, d in leads_deals],
             ),
-            "stages": plot(
-                "Customers by portrait stage",
-                [(k, float(v)) for k, v in sorted(by_stage.items())],
-            ),
+            "stages": plot(N_("Customers by portrait stage"), [(k, float(v)) for k, v in stages]),
         },
     }
+    paged(out, "funnel", funnel.reset_index(drop=True), query)
+    paged(out, "dormant", dormant.reset_index(drop=True), query, main=True)
+    return out
 
 
-def alerts(svc: Services, who: Caller) -> dict[str, Any]:
+def alerts(svc: Services, who: Caller, query: Mapping[str, str] = NO_QUERY) -> dict[str, Any]:
     book, reps = team_book(svc, who)
     activity = activity_alerts(book, reps, svc.policy)
     join = manager_join(book, svc.policy)
     violations = suspension_violations(book, svc.policy)
-    return {
-        "activity": records(activity),
-        "manager_join": records(join),
-        "manager_join_count": len(join),
-        "suspension_violations": records(violations),
-    }
+    out: dict[str, Any] = {"manager_join_count": len(join)}
+    paged(out, "activity", activity.reset_index(drop=True), query)
+    paged(out, "manager_join", join.reset_index(drop=True), query, main=True)
+    paged(out, "suspension_violations", violations.reset_index(drop=True), query)
+    return out
 
 
-def pool(svc: Services, who: Caller) -> dict[str, Any]:
+def pool(svc: Services, who: Caller, query: Mapping[str, str] = NO_QUERY) -> dict[str, Any]:
     """The public pool; for a manager with the recommended assignment to the team's reps."""
     ledger = svc.ledger
     if who.user.role not in ("rep", "manager"):
@@ -147,12 +192,18 @@ def pool(svc: Services, who: Caller) -> dict[str, Any]:
     out: dict[str, Any] = {
         "as_of": to_datetime(book.as_of).isoformat() if book.as_of else None,
         "size": len(table),
-        "customers": records(table.drop(columns=["reasons"], errors="ignore")),
     }
+    shown = table.drop(columns=["reasons"], errors="ignore").reset_index(drop=True)
+    paged(out, "customers", shown, query, main=True)
     if who.user.role == "manager":
         team = {r: s for r, s in ledger.reps.items() if r in svc.access.team_reps(who.user)}
         rec = recommend(book, team, svc.policy)
-        out["recommended"] = records(rec.assignment)
+        paged(out, "recommended", rec.assignment.reset_index(drop=True), query)
+        # Claims waiting for this manager (CLOSECAST_CLAIM_APPROVAL): accept them through
+        # the assignments like any other.
+        out["claim_requests"] = [
+            r for r in svc.claim_requests.pending(states) if r["rep_id"] in team
+        ]
         out["recommended_value"] = rec.total_value
         out["receivers"] = records(rec.receivers)
     return out
@@ -179,8 +230,18 @@ async def accept(svc: Services, who: Caller, body: object) -> dict[str, Any]:
             raise forbidden(f"rep {rep_id} is not in your team")
         if not rep.active:
             raise HttpError(409, f"rep {rep_id} has left")
-        events.append(assignment_event(customer_id, rep_id, by=who.user.id))
+        events.append(assignment_event(customer_id, rep_id, who.user.id, entry(svc)))
     await svc.source.append(events)
+    for event in events:
+        svc.audit.record(
+            user=who.user.id,
+            role=who.user.role,
+            action="assign",
+            customer_id=event.customer_id or "",
+            outcome="allowed",
+            reason=f"to rep {event.rep_id}",
+            request_id=who.request_id,
+        )
     return {"assigned": [{"customer_id": c, "rep_id": r} for c, r in pairs]}
 
 

@@ -173,6 +173,7 @@ class WorkerSource:
                     touched |= changed
                     if event_id is not None:
                         done.append(event_id)
+            touched |= self.ledger.release()  # held events whose time has come
             if touched:
                 self.ledger.rescore(touched)
             for event_id in done:

@@ -70,12 +70,29 @@ def as_of_arg(text: str | None) -> int | None:
         raise UserError(f"--as-of: {str(exc).split(': ', 1)[-1]}") from None
 
 
+def check_logs(paths: list[Path]) -> None:
+    """Each log given is a file that exists, or the user is told which is not and why."""
+    for path in paths:
+        if path.is_dir():
+            raise UserError(f"{path}: is a folder, not a log file (give the .jsonl files in it)")
+        if not path.is_file():
+            raise UserError(f"{path}: no such file")
+
+
+def check_out(path: Path | None) -> None:
+    """An output file goes into a folder that exists: a typo never creates folders."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"--out {path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"--out {path}: the folder {path.parent} does not exist")
+
+
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
     from streams.embedded.replay import replay_files
 
-    for path in args.files:
-        if not path.is_file():
-            raise UserError(f"{path}: no such file")
+    check_logs(args.files)
     dead = args.dead_letters or args.files[0].with_name(args.files[0].name + ".rejected.jsonl")
     workers = getattr(args, "workers", None)  # None: chosen by the log's size
     if workers is not None and workers < 1:

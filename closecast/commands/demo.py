@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from closecast.commands.calllist import render_table
+    from closecast.commands.calllist_view import render_table
     from features.policy import Policy
     from models.registry import load_scorer
     from models.scoring import score_snapshot

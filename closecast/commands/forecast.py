@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from closecast.commands.books import require_events
 from closecast.commands.common import add_log_args, add_model_args, load_snapshot, make_scorer
 from features.policy import Policy
 from models.scoring import score_snapshot
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     policy = Policy.from_env()
     snapshot = load_snapshot(args)
+    require_events(snapshot, args.files)
     scorer = make_scorer(args, policy)
     if scorer.fallback_note:
         print(f"note: {scorer.fallback_note}", file=sys.stderr)

@@ -37,9 +37,17 @@ def run(args: argparse.Namespace) -> int:
         mapping = load_mapping(args.mapping, args.sheet)
         sheet = read_sheet(args.sheet, mapping.worksheet, mapping.header_row)
         ids, customers = known_in_log(args.out)
-        result = translate(sheet, mapping, customers)
+        result = translate(sheet, mapping)
     except (MappingError, SheetError) as exc:
         raise UserError(str(exc)) from None
+    # A customer the log knows from elsewhere gets no lead from this sheet; one whose lead
+    # came from this sheet keeps it, as "already there", so a second import counts the
+    # same events as the first.
+    result.events = [
+        e
+        for e in result.events
+        if not (e.type == "lead_created" and e.customer_id in customers and e.event_id not in ids)
+    ]
     new = [e for e in result.events if e.event_id not in ids]
     if new and not args.dry_run:
         append_events(args.out, new)

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(f"  {line}" for line in report.revenue.rep_lines()))
         for name, table in tables.items():
             print(f"\n== {name} ({len(table):,} rows)")
-            print(_text(table, args.rows))
+            print(text_table(table, args.rows))
         return 0
     written = write_tables(tables, args.out, args.format)
     print(
@@ -100,9 +100,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _text(table: pd.DataFrame, rows: int) -> str:
+def text_table(table: pd.DataFrame, rows: int) -> str:
     if table.empty:
         return "(none)"
     shown = table.drop(columns=[c for c in ("reasons",) if c in table.columns]).head(rows)
     more = f"\n... {len(table) - rows:,} more" if len(table) > rows else ""
-    return shown.to_string(index=False) + more
+    # Chinese names take two terminal columns each: pandas pads by display width then.
+    with pd.option_context("display.unicode.east_asian_width", True):
+        return shown.to_string(index=False) + more

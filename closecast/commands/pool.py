@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from closecast.commands.common import add_log_args, add_model_args
+from closecast.commands.common import add_log_args, add_model_args, check_out
 from closecast.commands.manager import add_pool_args
 
 
@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from planning.export import write_tables
     from planning.pool import recommend
 
+    check_out(args.out)
     policy = Policy.from_env()
     books = load_books(args, policy)
     rec = recommend(books.now, books.snapshot.reps, policy, args.capacity, args.new_quota)

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         print(orjson.dumps(summary).decode())
         return 0
     print(f"as of {summary['as_of']}")
-    for key in ("events_read", "events_applied", "duplicates", "rejected", "after_as_of"):
+    for key in ("events_read", "events_applied", "duplicates", "rejected", "after_as_of", "held"):
         print(f"  {key.replace('_', ' '):<16} {summary[key]:>10,}")
     print(f"  {'customers':<16} {summary['customers']:>10,}")
     print(f"  {'reps':<16} {summary['reps']:>10,}")
@@ -37,4 +37,9 @@ def run(args: argparse.Namespace) -> int:
             "  rejected by field: "
             + ", ".join(f"{k} {v:,}" for k, v in summary["rejected_by_field"].items())
         )
+    if summary["held_events"]:
+        # Dated beyond the allowed skew ahead of the clock: kept, not counted (streams.core.held).
+        print("  held (dated ahead of the clock):")
+        for held in summary["held_events"]:
+            print(f"    {held['event_id']} {held['type']} {held['occurred_at']}")
     return 0

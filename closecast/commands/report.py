@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from closecast.commands.common import add_log_args, add_model_args
+from closecast.commands.common import add_log_args, add_model_args, check_out
 from closecast.commands.manager import add_pool_args, build
 
 
@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
     from features.policy import Policy
     from planning.report import render
 
+    check_out(args.out)
     policy = Policy.from_env()
     report = build(args, policy)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(report, args.title), encoding="utf-8")
     print("\n".join(report.headline()))
     print(f"report -> {args.out}")

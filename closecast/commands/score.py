@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from closecast.commands.books import require_events
 from closecast.commands.common import (
     add_log_args,
     add_model_args,
+    check_out,
     load_snapshot,
     make_scorer,
     run_watch,
@@ -34,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from features.policy import Policy
     from models.scoring import score_snapshot
 
+    check_out(args.out)
     policy = Policy.from_env()
     snapshot = load_snapshot(args)
+    require_events(snapshot, args.files)
     if not (args.no_watch or args.heuristic_only):
         run_watch(args, policy)
     scorer = make_scorer(args, policy)

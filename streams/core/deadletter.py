@@ -103,6 +103,8 @@ def _redact(obj: object, depth: int = 0) -> object:
             out = {key: value if key == "section" else _blank(value) for key, value in out.items()}
     elif "fields" in obj:
         out["fields"] = _blank(out["fields"])
+    if isinstance(obj.get("note"), str):
+        out["note"] = REDACTED  # free text is as sensitive as a deep section (issue 13)
     if all(out[key] is obj[key] for key in obj):
         return obj
     return out

@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.core.contract import Event
+from streams.core.held import REPORT_LIMIT, held_item
 from streams.core.state import CustomerState, RepState
 
 
@@ -18,6 +20,8 @@ class ReplayStats:
     duplicates: int = 0
     rejected: int = 0
     after_as_of: int = 0
+    # Dated beyond the allowed skew ahead of the clock: kept, not folded (streams.core.held).
+    held: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
@@ -27,6 +31,7 @@ class ReplayStats:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "after_as_of": self.after_as_of,
+            "held": self.held,
             "rejected_by_field": dict(self.reasons.most_common()),
         }
 
@@ -39,6 +44,8 @@ class Snapshot:
     reps: dict[str, RepState]
     as_of: int
     stats: ReplayStats
+    # The events held as ahead of the clock, in the contract's order (not folded).
+    held: list[Event] = field(default_factory=list)
     # How the replay went (workers, seconds per phase), for benchmarks; not a result.
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
@@ -47,6 +54,7 @@ class Snapshot:
         by_stage = Counter(s.stage for s in self.customers.values())
         return {
             **self.stats.to_dict(),
+            "held_events": [held_item(e) for e in self.held[:REPORT_LIMIT]],
             "customers": len(self.customers),
             "reps": len(self.reps),
             "by_status": dict(sorted(by_status.items())),

@@ -135,6 +135,7 @@ class Share:
     reps: dict[str, RepState]
     stats: ReplayStats
     latest: int
+    held: list[Event]
     rejections: list[tuple[Position, Rejection]]
     customer_first: list[Position]  # in the order of `customers`
     rep_first: list[Position]  # in the order of `reps`
@@ -143,10 +144,15 @@ class Share:
 
 
 def fold_share(
-    paths: list[Path], as_of: int | None, me: int, workers: int, progress: bool = False
+    paths: list[Path],
+    as_of: int | None,
+    me: int,
+    workers: int,
+    progress: bool = False,
+    now: int | None = None,
 ) -> Share:
     """Fold the lines worker `me` of `workers` owns."""
-    replayer = Replayer(as_of)
+    replayer = Replayer(as_of, now)
     feed = replayer.feed
     customers, reps = replayer.customers, replayer.reps
     rejections: list[tuple[Position, Rejection]] = []
@@ -169,7 +175,7 @@ def fold_share(
                 if owner is None:
                     continue  # parsed by every worker: its owner keeps it
                 # A wrong guess: the owner skipped this line. Stop; it cannot be exact.
-                return Share({}, {}, replayer.stats, 0, [], [], [], stray=(index, number))
+                return Share({}, {}, replayer.stats, 0, [], [], [], [], stray=(index, number))
             feed(event)
             if len(customers) != known_customers:
                 known_customers += 1
@@ -178,7 +184,14 @@ def fold_share(
                 known_reps += 1
                 rep_first.append((index, number))
     return Share(
-        customers, reps, replayer.stats, replayer.latest, rejections, customer_first, rep_first
+        customers,
+        reps,
+        replayer.stats,
+        replayer.latest,
+        list(replayer.hold.events),
+        rejections,
+        customer_first,
+        rep_first,
     )
 
 
@@ -222,6 +235,7 @@ def replay_parallel(
     dead_letters: Path | None,
     progress: bool,
     workers: int,
+    now: int | None = None,
 ) -> Snapshot | None:
     """`replay_files` over `workers` processes; None if the shares cannot be merged
     exactly (a wrong guess, or an event id on two customers: see the module's note)."""
@@ -233,14 +247,14 @@ def replay_parallel(
             receiver, sender = context.Pipe(duplex=False)
             process: BaseProcess = context.Process(
                 target=_child,
-                args=(sender, paths, as_of, me, workers),
+                args=(sender, paths, as_of, me, workers, now),
                 name=f"closecast-replay-{me}",
                 daemon=True,
             )
             process.start()
             sender.close()
             children.append((me, process, receiver))
-        shares = [fold_share(paths, as_of, 0, workers, progress)]
+        shares = [fold_share(paths, as_of, 0, workers, progress, now)]
         folded = time.perf_counter()
         for me, process, receiver in children:
             if shares[-1].stray is not None:
@@ -273,10 +287,17 @@ def replay_parallel(
     return snapshot
 
 
-def _child(sender: Connection, paths: list[Path], as_of: int | None, me: int, workers: int) -> None:
+def _child(
+    sender: Connection,
+    paths: list[Path],
+    as_of: int | None,
+    me: int,
+    workers: int,
+    now: int | None,
+) -> None:
     started = pickling = time.perf_counter()
     try:
-        share = fold_share(paths, as_of, me, workers)
+        share = fold_share(paths, as_of, me, workers, False, now)
         pickling = time.perf_counter()
         share.timings["fold_s"] = pickling - started
         message = pickle.dumps(("ok", share), protocol=pickle.HIGHEST_PROTOCOL)
@@ -345,13 +366,15 @@ def _merge(shares: list[Share], as_of: int | None) -> Snapshot | None:
         stats.duplicates += share.stats.duplicates
         stats.rejected += share.stats.rejected
         stats.after_as_of += share.stats.after_as_of
+        stats.held += share.stats.held
     # Recounted in file order, so that ties in `most_common` come out as they would.
     stats.reasons = Counter(
         rejection.reason.split(":", 1)[0]
         for _, rejection in heapq.merge(*(s.rejections for s in shares), key=_position)
     )
     latest = max(share.latest for share in shares)
-    return Snapshot(customers, reps, as_of if as_of is not None else latest, stats)
+    held = list(heapq.merge(*(s.held for s in shares), key=lambda e: e.key))
+    return Snapshot(customers, reps, as_of if as_of is not None else latest, stats, held)
 
 
 # The single-process replay shares one int object per distinct time (the parser's time

@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from streams.worker.batches import EventsBatch, RepsBatch
+from streams.worker.batches import EventsBatch, HeldBatch, RepsBatch
 from streams.worker.progress import Progress
 from streams.worker.settings import StreamSettings
 from streams.worker.topics import Topics
@@ -25,6 +25,7 @@ from streams.worker.topics import Topics
 class Agents:
     events: Any
     reps: Any
+    held: Any
 
 
 def define_agents(
@@ -33,6 +34,7 @@ def define_agents(
     topics: Topics,
     events_batch: EventsBatch,
     reps_batch: RepsBatch,
+    held_batch: HeldBatch,
 ) -> Agents:
     @app.agent(topics.events, name="fold-events")
     async def fold_events(stream: Any) -> AsyncIterator[Progress]:
@@ -44,4 +46,9 @@ def define_agents(
         async for batch in stream.take_events(settings.rep_batch_max, settings.rep_batch_within):
             yield await reps_batch.process(batch)
 
-    return Agents(events=fold_events, reps=fold_reps)
+    @app.agent(topics.held, name="release-held")
+    async def release_held(stream: Any) -> AsyncIterator[Progress]:
+        async for batch in stream.take_events(1000, settings.batch_within):
+            yield await held_batch.process(batch)
+
+    return Agents(events=fold_events, reps=fold_reps, held=release_held)

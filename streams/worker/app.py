@@ -23,7 +23,7 @@ from models.scoring import Scorer
 from models.watch import ModelWatch
 from streams.worker import faustfix, handoff
 from streams.worker.agents import Agents, define_agents
-from streams.worker.batches import EventsBatch, Highwater, RepsBatch
+from streams.worker.batches import EventsBatch, HeldBatch, Highwater, RepsBatch
 from streams.worker.livescore import LiveScorer
 from streams.worker.monitor import LeanMonitor
 from streams.worker.progress import Progress
@@ -58,6 +58,8 @@ class Worker:
     # Reloads the scorer when the model registry changes (None: the scorer stays as given).
     models: ModelWatch | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # Sends held events back once due (set by `build`).
+    held: HeldBatch | None = None
 
 
 def create_app(settings: StreamSettings) -> faust.App:
@@ -158,14 +160,17 @@ def build(
         settings.cache_size,
         declared,
         _highwater(app),
+        held=out.held,
     )
+    held = HeldBatch(out.events, out.held, progress, settings.held_recheck, settings.await_delivery)
     live.events = events
     live.ready = declared
     reps = RepsBatch(tables.reps, out.deadletter, progress, settings.await_delivery, declared)
-    agents = define_agents(app, settings, topics, events, reps)
+    agents = define_agents(app, settings, topics, events, reps, held)
     worker = Worker(
         settings, app, topics, out, tables, agents, events, reps, live, directory, progress, models
     )
+    worker.held = held
     context = ApiContext(
         tables, directory, progress, scorer, policy, api_token, lambda: len(live.pending)
     )

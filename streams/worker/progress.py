@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -25,6 +25,13 @@ class Progress:
     # acknowledgements (forwards, then changelog) before a batch may be acknowledged.
     work_seconds: float = 0.0
     wait_seconds: float = 0.0
+    # Events dated ahead of the clock (streams.core.held): sent to the held topic by the fold,
+    # and sent back to the events topic by the hold agent once due.
+    held: int = 0
+    released: int = 0
+    # What the hold agent holds now, by event id (ids, types and times, no payload); it
+    # sees every held event once per recheck, so after a restart the list fills again.
+    holding: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def see(self, ts: int) -> None:
         if ts > self.watermark:

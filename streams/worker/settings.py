@@ -88,6 +88,8 @@ class StreamSettings:
     # How often the worker looks for a change in its model registry (a promotion, a
     # rollback, a damaged or deleted file) and loads again.
     model_check_interval: float = 5.0
+    # How often the hold agent looks again at events held as dated ahead of the clock.
+    held_recheck: float = 30.0
 
     @property
     def events_topic(self) -> str:
@@ -104,6 +106,11 @@ class StreamSettings:
     @property
     def deadletter_topic(self) -> str:
         return f"{self.app_id}-deadletter"
+
+    @property
+    def held_topic(self) -> str:
+        """Events dated ahead of the clock, kept until their time (streams.core.held)."""
+        return f"{self.app_id}-held"
 
     def bootstrap_servers(self) -> str:
         """`host:port[,host:port...]`: the setting, or the project's local broker."""

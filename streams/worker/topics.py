@@ -33,6 +33,7 @@ class Topics:
     rep_events: Any
     scores: Any
     deadletter: Any
+    held: Any
 
 
 class RawSender:
@@ -65,6 +66,7 @@ class Senders:
     rep_events: RawSender
     scores: RawSender
     deadletter: RawSender
+    held: RawSender
 
 
 def senders(topics: Topics) -> Senders:
@@ -73,6 +75,7 @@ def senders(topics: Topics) -> Senders:
         rep_events=RawSender(topics.rep_events),
         scores=RawSender(topics.scores),
         deadletter=RawSender(topics.deadletter),
+        held=RawSender(topics.held),
     )
 
 
@@ -114,6 +117,7 @@ def define_topics(app: faust.App, settings: StreamSettings, max_bytes: int) -> T
         rep_events=_raw(app, settings.reps_topic, n, max_bytes),
         scores=_raw(app, settings.scores_topic, n, max_bytes),
         deadletter=_raw(app, settings.deadletter_topic, 1, max_bytes),
+        held=_raw(app, settings.held_topic, n, max_bytes),
     )
 
 
@@ -133,6 +137,7 @@ async def create_topics(settings: StreamSettings, max_bytes: int) -> dict[str, i
         settings.reps_topic: (settings.partitions, config),
         settings.scores_topic: (settings.partitions, config),
         settings.deadletter_topic: (1, kept),
+        settings.held_topic: (settings.partitions, kept),
     }
     return {
         name: await ensure_topic(bootstrap, name, partitions, topic_config)

@@ -158,6 +158,40 @@ def test_worker_tables_equal_the_replay_and_bad_messages_are_dead_lettered(
         worker.stop()
 
 
+def test_a_future_dated_event_is_held_by_the_worker_and_kept(app_id: str, tmp_path: Path) -> None:
+    """Issue 13: an event dated beyond the skew ahead of the clock changes no state and
+    no "today"; it waits in the held topic (kept forever) and the progress view lists it."""
+    log = _log(tmp_path / "log.jsonl", customers=20, reps=3, days=60, seed=3)
+    customers, reps, snap = _expected(log)
+    produce(app_id, log)
+    cid = sorted(customers)[0]
+    rep = snap.customers[cid].owner or sorted(reps)[0]
+    future = orjson.dumps(
+        {
+            "event_id": "future-1",
+            "type": "contact_made",
+            "occurred_at": "2099-01-01T09:00:00Z",
+            "customer_id": cid,
+            "rep_id": rep,
+            "payload": {"channel": "phone"},
+        }
+    )
+    worker = WorkerProcess(app_id, tmp_path / "w", tmp_path / "worker.log").start()
+    try:
+        _send_raw(f"{app_id}-events", [(cid.encode(), future)])
+        wait_for(lambda: worker.progress().get("held") == 1, 120, "the held event", worker)
+        _wait_same(worker, customers, reps, 60)  # the states as if it had not come
+        progress: dict[str, Any] = dict(worker.progress())
+        assert list(progress["holding"]) == ["future-1"]
+        assert progress["holding"]["future-1"]["occurred_at"] == "2099-01-01T09:00:00Z"
+        assert progress["watermark"] == snap.as_of  # today did not move to 2099
+        # Kept in the held topic (the hold agent may have sent it round again already).
+        held = [value for _, value in read_topic(f"{app_id}-held", 1)]
+        assert held and set(held) == {future}
+    finally:
+        worker.stop()
+
+
 def _all_scored(worker: WorkerProcess, snap: Snapshot) -> bool:
     for customer_id in list(snap.customers)[::10]:
         score = worker.get(f"/customers/{customer_id}/score/")
@@ -264,6 +298,7 @@ def test_the_worker_s_topics_exist_before_it_joins_its_group(app_id: str) -> Non
         f"{app_id}-rep-events": 4,
         f"{app_id}-scores": 4,
         f"{app_id}-deadletter": 1,
+        f"{app_id}-held": 4,
     }
     assert asyncio.run(create_topics(settings, MAX_MESSAGE_BYTES)) == first  # idempotent
 
@@ -289,6 +324,7 @@ def test_the_worker_s_topics_exist_before_it_joins_its_group(app_id: str) -> Non
     # The log and what it refused are never deleted; derived topics keep Kafka's default.
     assert configs[f"{app_id}-events", "retention.ms"] == "-1"
     assert configs[f"{app_id}-deadletter", "retention.ms"] == "-1"
+    assert configs[f"{app_id}-held", "retention.ms"] == "-1"  # held events are log too
     assert configs[f"{app_id}-scores", "retention.ms"] != "-1"
 
 

@@ -153,9 +153,10 @@ def make_world(root: Path, fillers: int = 6) -> World:
 class LiveServer:
     """The real app on a loopback port, its event loop in a background thread."""
 
-    def __init__(self, world: World, refresh_seconds: float = 0.0) -> None:
+    def __init__(self, world: World, refresh_seconds: float = 0.0, clock: str = "now") -> None:
         self.world = world
         self.refresh_seconds = refresh_seconds
+        self.clock = clock  # "now" or "log", as `closecast serve --clock`
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self._ready = threading.Event()
@@ -200,7 +201,7 @@ class LiveServer:
         )
         policy = Policy()
         scorer = Scorer(None, policy)
-        ledger = Ledger(scorer, policy, clock=wall_clock)
+        ledger = Ledger(scorer, policy, clock=wall_clock if self.clock == "now" else None)
         source = EmbeddedSource(w.log, ledger)
         self.app = create_app(
             settings, source, scorer, policy, refresh_seconds=self.refresh_seconds
@@ -254,10 +255,14 @@ def http_request(
     raw: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 30,
+    source: str | None = None,
 ) -> Reply:
     """One request to the server on loopback `port`: `body` goes as JSON, `raw` as is,
-    `token` as a bearer token."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    `token` as a bearer token; `source` is the loopback address to send from (any of
+    127.0.0.0/8), for tests of limits per address."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0) if source else None
+    )
     send_headers = dict(headers or {})
     data = raw
     if body is not None:

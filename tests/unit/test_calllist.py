@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -22,9 +23,13 @@ from planning.calllist import (
     CallLine,
     build_call_lists,
     call_lists,
+    due_counts,
     flag_masks,
     lines_frame,
+    trend_of,
 )
+from planning.contacts import Contact
+from streams.core.contract import Event
 from streams.core.state import DAY_US
 from tests.support.planning import DAY, T0, book, contacts, customer_events, ev, joined, lead
 
@@ -100,7 +105,9 @@ def test_capacity_keeps_the_highest_priorities_in_order() -> None:
     b, _ = book(_many(30))
     full = call_lists(b, replace(POLICY, daily_capacity=100))["r1"]
     cut = call_lists(b, POLICY, limit=10)["r1"]
-    assert [line.priority for line in full] == sorted((x.priority for x in full), reverse=True)
+    group = {"overdue": 0, "due": 1, "new": 1, "not_due": 2}
+    keys = [(group[x.due_state], -x.priority) for x in full]
+    assert keys == sorted(keys)
     assert ids(cut) == ids(full)[:10]
 
 
@@ -223,8 +230,11 @@ def test_every_line_says_why_what_to_do_and_the_scores_reasons() -> None:
         assert line.action in ACTIONS
         assert line.why and line.why[-1].startswith("predicted value")
         assert line.score_source == "heuristic"
-        assert line.reasons == tuple(reasons[line.customer_id].split("; "))
-        assert all(r[:2] in ("+ ", "- ") for r in line.reasons)
+        stored = reasons[line.customer_id].split("; ")
+        assert len(line.reasons) == len(stored)
+        for shown, raw in zip(line.reasons, stored, strict=True):
+            direction = "raises the chance: " if raw[0] == "+" else "lowers the chance: "
+            assert shown == direction + raw[2:]
     frame = lines_frame(lists)
     assert len(frame) == sum(len(v) for v in lists.values())
     assert frame["reasons"].str.len().gt(0).all()
@@ -321,5 +331,92 @@ def test_lists_respect_gap_capacity_and_order(customers: list, capacity: int) ->
             times = state.effective_times()
             target = policy.target_gap_need_days if state.clear_need else policy.target_gap_days
             due = not times or T0 - times[-1] >= target * DAY_US
-            keys.append((not (state.never_suspend and due), -line.priority))
+            group = {"overdue": 0, "due": 1, "new": 1, "not_due": 2}[line.due_state]
+            keys.append((not (state.never_suspend and due), group, -line.priority))
         assert keys == sorted(keys)
+
+
+# ---------------------------------------------------------------- what a rep works from
+
+
+def test_overdue_comes_before_not_yet_due_whatever_the_value() -> None:
+    events = [joined("r1")]
+    events += customer_events("early", n=2, last_days_ago=15)
+    events += customer_events("late", n=2, last_days_ago=40)
+    events += customer_events("today", n=2, last_days_ago=POLICY.target_gap_days + 0.5)
+    b, _ = book(events, value={"early": 1e6, "late": 10.0, "today": 10.0})
+    lines = call_lists(b, POLICY)["r1"]
+    assert ids(lines) == ["late", "today", "early"]
+    assert [line.due_state for line in lines] == ["overdue", "due", "not_due"]
+    assert lines[0].why[0] == "no contact for 40 days: overdue (due every 21 days)"
+    assert due_counts(lines) == {"overdue": 1, "due": 1, "new": 0, "not_due": 1}
+
+
+def test_a_near_clear_need_deadline_lifts_a_line_to_due() -> None:
+    events = [joined("r1")]
+    events += customer_events("early", n=2, last_days_ago=15)
+    # Within the need's tighter cadence (contacted 4 of 7 days ago): not yet due by it.
+    events += customer_events("need", n=2, last_days_ago=4)
+    soon = (T0 // DAY + 3) * DAY
+    events.append(ev("need_identified", -10 * DAY, "need", clear_need=True, due_date=_date(soon)))
+    b, _ = book(events, value={"early": 1e6, "need": 10.0})
+    lines = call_lists(b, POLICY)["r1"]
+    assert ids(lines) == ["need", "early"]
+    assert lines[0].due_state == "due"
+
+
+def test_lines_carry_contact_details_rep_name_channel_and_trend() -> None:
+    events = [joined("r1"), *customer_events("c1", n=3, last_days_ago=25)]
+    for section in ("basic", "needs", "competition"):
+        events.append(ev("portrait_updated", -50 * DAY, "c1", section=section))
+    events.append(ev("need_identified", -20 * DAY, "c1", clear_need=True))
+    events.append(lead("c2"))
+    b, _ = book(events)
+    contacts = {"c1": Contact("印刷廠", "王先生", "0912-345-678")}
+    now = {str(c): float(p) for c, p in zip(b.customer_id, b.p_close, strict=True)}
+    earlier = {"c1": now["c1"] - 0.05}
+    lines = {
+        x.customer_id: x for x in call_lists(b, POLICY, contacts=contacts, earlier=earlier)["r1"]
+    }
+    first = lines["c1"]
+    assert (first.contact.company, first.contact.contact_name, first.contact.phone) == (
+        "印刷廠",
+        "王先生",
+        "0912-345-678",
+    )
+    assert first.action == "visit" and first.channel == "visit"
+    assert first.trend == "up" and first.trend_change == pytest.approx(0.05)
+    assert first.to_dict()["company"] == "印刷廠"
+    assert lines["c2"].due_state == "new" and lines["c2"].trend == ""
+    assert lines["c2"].contact.phone == ""
+
+
+def test_trend_reads_steady_under_a_point() -> None:
+    assert trend_of(0.30, 0.295)[0] == "steady"
+    assert trend_of(0.30, 0.20) == ("up", pytest.approx(0.10))
+    assert trend_of(0.10, 0.20) == ("down", pytest.approx(-0.10))
+    assert trend_of(0.10, None) == ("", None)
+
+
+def test_contacts_come_from_basic_only() -> None:
+    from planning.contacts import contacts_from_events
+    from streams.core.contract import parse
+
+    def update(eid: str, section: str, **fields: object) -> Event:
+        raw = {
+            "event_id": eid,
+            "type": "portrait_updated",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "customer_id": "c1",
+            "rep_id": "r1",
+            "payload": {"section": section, "fields": fields},
+        }
+        return parse(orjson.dumps(raw))
+
+    found = contacts_from_events(
+        [
+            update("a", "basic", contact_name="Ms. Li", tel="123"),
+            update("b", "deep", phone="999", contact_name="secret"),
+        ]
+    )
+    assert found == {"c1": Contact("", "Ms. Li", "123")}

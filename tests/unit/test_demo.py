@@ -4,6 +4,7 @@ log: replay, a trained model that beats the rules, scores, call lists, a manager
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def test_the_demo_trains_a_model_and_scores_every_customer_with_it(
     # back to the rules, row by row.
     sources = Counter(row["source"] for row in rows)
     assert set(sources) <= {"model", "heuristic"} and sources["model"] >= 0.8 * len(rows)
-    assert "== r" in out  # a rep's call list
+    # A rep's call list, headed by the rep's name and id, with its counts.
+    assert re.search(r"^== .+ \(r\d+\): \d+ to contact today: \d+ overdue", out, re.M)
     assert "done in" in out
 
     # Run again: the new candidate must beat the current model to replace it; either

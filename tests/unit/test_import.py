@@ -19,6 +19,7 @@ from ingest.mapping import MappingError, SheetMapping, load_mapping, parse_mappi
 from ingest.sheet import Cell, Sheet, read_sheet
 from ingest.spreadsheet import translate
 from streams.core.contract import validate
+from streams.core.log import append_events
 from streams.embedded.replay import replay_files
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -63,7 +64,10 @@ def test_the_sample_sheet_imports_once_and_twice_adds_nothing(
         assert f"row {row}: {column}:" in err
     assert main(args) == 0
     assert log.read_bytes() == first
-    assert "appended 0" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    # The same count both times: the sheet's own leads are "already there", not gone.
+    assert "-> 120 events; appended 0 to" in again and "120 already there" in again
+    assert out.split("->")[1].split(";")[0] == again.split("->")[1].split(";")[0]
     snapshot = replay_files([log])
     assert len(snapshot.customers) == 12
     assert snapshot.stats.rejected == 0 and snapshot.stats.duplicates == 0
@@ -232,3 +236,42 @@ def test_a_missing_column_stops_the_import_with_the_headers_listed(tmp_path: Pat
     )
     assert code == 2
     assert not (tmp_path / "l.jsonl").exists()
+
+
+def test_a_mapping_file_without_a_sheet_id_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = MAPPING.read_text(encoding="utf-8")
+    lines = [x for x in text.splitlines() if not x.startswith("id = ")]
+    assert len(lines) == len(text.splitlines()) - 1  # the sample's id line is gone
+    bad = tmp_path / "no-id.mapping.toml"
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    log = tmp_path / "out.jsonl"
+    code = main(["import", str(SAMPLE), "--mapping", str(bad), "--out", str(log)])
+    assert code == 2
+    assert "[sheet] id is required" in capsys.readouterr().err
+    assert not log.exists()
+
+
+def test_a_customer_known_from_elsewhere_gets_no_second_lead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "log.jsonl"
+    m = sample_mapping()
+    first = translate(read_sheet(SAMPLE, m.worksheet, m.header_row), m)
+    lead = next(e for e in first.events if e.type == "lead_created")
+    other = {
+        "event_id": "crm-1",
+        "type": "lead_created",
+        "occurred_at": "2024-01-01T00:00:00Z",
+        "customer_id": lead.customer_id,
+        "rep_id": lead.rep_id,
+        "payload": {"source": "referral"},
+    }
+    append_events(log, [validate(other)])
+    assert main(["import", str(SAMPLE), "--mapping", str(MAPPING), "--out", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "-> 119 events; appended 119" in out
+    text = log.read_text(encoding="utf-8").splitlines()
+    leads = [x for x in text if '"lead_created"' in x and f'"{lead.customer_id}"' in x]
+    assert len(leads) == 1 and '"crm-1"' in leads[0]

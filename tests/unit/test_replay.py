@@ -179,6 +179,7 @@ def test_stats(tmp_path: Path) -> None:
         "duplicates": 5,
         "rejected": 3,
         "after_as_of": later,
+        "held": 0,
         "rejected_by_field": {"event": 2, "type": 1},
     }
     letters = read_dead_letters(dlq)

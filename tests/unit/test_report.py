@@ -32,6 +32,8 @@ def _log(path: Path) -> Path:
             fields = {"note": secret, "mobile": SECRETS[2]}
             events.append(ev("portrait_updated", -40 * DAY, c, section=section, fields=fields))
         events.append(ev("portrait_updated", -50 * DAY, c, "r1", section="needs", fields={"x": 1}))
+        basic = {"company": f"宏達印刷{k}", "contact_name": f"王{k}", "phone": f"02-2345-000{k}"}
+        events.append(ev("portrait_updated", -60 * DAY, c, "r1", section="basic", fields=basic))
     events.append(ev("order_won", -120 * DAY, "c1", "r1", order_id="o1", amount=3000.0))
     events.append(ev("customer_suspended", -3 * DAY, "c5", "r1", reason="timing"))
     append_events(path, events)
@@ -58,6 +60,7 @@ def test_no_deep_or_extended_portrait_value_reaches_any_list_export_or_report(
 ) -> None:
     log = _log(tmp_path / "log.jsonl")
     out = tmp_path / "out"
+    out.mkdir()
     as_of = ["--as-of", iso(T0)]
     for fmt in ("csv", "xlsx", "json", "table"):
         run("calllist", log, *as_of, "--format", fmt, "--out", out / f"calls.{fmt}")
@@ -70,7 +73,7 @@ def test_no_deep_or_extended_portrait_value_reaches_any_list_export_or_report(
     printed = capsys.readouterr()
     blobs = [*_files(out), printed.out.encode(), printed.err.encode()]
     assert len(blobs) > 20
-    assert b"c0" in blobs[-2]  # the printed lists name customers, so the search is live
+    assert "宏達印刷0".encode() in blobs[-2]  # the printed lists name customers: the search is live
     for secret in SECRETS:
         needles = (secret.encode(), secret.encode("unicode_escape"))
         assert not any(n in blob for n in needles for blob in blobs), secret
@@ -121,11 +124,53 @@ def test_xlsx_export_keeps_every_table_and_text_that_looks_like_a_formula(tmp_pa
     assert folder[0].read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Chinese
 
 
-def test_call_list_xlsx_has_one_row_per_line(tmp_path: Path) -> None:
+def test_call_list_xlsx_a_manager_can_hand_out(tmp_path: Path) -> None:
     log = _log(tmp_path / "log.jsonl")
     path = tmp_path / "calls.xlsx"
     run("calllist", log, "--as-of", iso(T0), "--format", "xlsx", "--out", path)
-    frame = pd.read_excel(path)
-    assert list(frame.columns[:4]) == ["rank", "rep_id", "customer_id", "action"]
-    assert set(frame["rep_id"]) == {"r1"}
-    assert frame["reasons"].str.match(r"^[+-] ").all()
+    book = load_workbook(path)
+    assert book.sheetnames == ["Summary", "r1"]  # one sheet per rep, after a summary
+    sheet = book["r1"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}6"
+    frame = pd.read_excel(path, sheet_name="r1")
+    assert list(frame.columns[:5]) == ["Rank", "Company", "Contact", "Phone", "Customer id"]
+    assert list(frame["Rank"]) == [1, 2, 3, 4, 5]
+    assert set(frame["Company"]) == {f"宏達印刷{k}" for k in range(5)}
+    assert frame["Phone"].str.match(r"^02-2345-000\d$").all()
+    chance = list(frame.columns).index("Chance to close") + 1
+    assert sheet.cell(2, chance).number_format == "0.0%"
+    assert 0 < sheet.cell(2, chance).value < 1
+    assert frame["Score reasons"].str.match(r"^(raises|lowers) the chance: ").all()
+    summary = pd.read_excel(path, sheet_name="Summary")
+    assert summary.loc[0, "Lines"] == 5
+
+
+def test_manager_workbook_has_frozen_filtered_headers_and_percentages(tmp_path: Path) -> None:
+    log = _log(tmp_path / "log.jsonl")
+    path = tmp_path / "m.xlsx"
+    run("manager", log, "--as-of", iso(T0), "--format", "xlsx", "--out", path)
+    book = load_workbook(path)
+    formats = set()
+    for sheet in book.worksheets:
+        assert sheet.freeze_panes == "A2", sheet.title
+        assert sheet.auto_filter.ref, sheet.title
+        header = [c.value for c in sheet[1]]
+        if "p_close" in header and sheet.max_row > 1:
+            formats.add(sheet.cell(2, header.index("p_close") + 1).number_format)
+    assert formats == {"0.0%"}
+
+
+def test_call_list_workbook_in_traditional_chinese(tmp_path: Path) -> None:
+    log = _log(tmp_path / "log.jsonl")
+    path = tmp_path / "calls.xlsx"
+    args = ("calllist", log, "--as-of", iso(T0), "--format", "xlsx", "--out", path)
+    run(*args, "--lang", "zh-Hant")
+    book = load_workbook(path)
+    assert book.sheetnames == ["總覽", "r1"]
+    frame = pd.read_excel(path, sheet_name="r1")
+    assert list(frame.columns[:5]) == ["順位", "公司", "聯絡人", "電話", "客戶編號"]
+    assert set(frame["到期"]) <= {"逾期", "今天到期", "新潛在客戶", "未到期"}
+    assert frame["評分原因"].str.match(r"^(提高|降低)機率：").all()
+    chance = list(frame.columns).index("成交機率") + 1
+    assert book["r1"].cell(2, chance).number_format == "0.0%"

@@ -60,6 +60,7 @@ API_MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/api/dataset.csv", None, {A: 403, M: 403, N: 200, D: 403}),
     ("GET", "/api/audit", None, {A: 403, M: 403, N: 403, D: 200}),
     ("GET", "/api/access", None, {A: 403, M: 403, N: 403, D: 200}),
+    ("GET", "/api/held", None, {A: 403, M: 403, N: 403, D: 200}),
     ("POST", "/api/logout", None, {A: 200, M: 200, N: 200, D: 200}),
     ("POST", "/api/login", None, {}),  # public; its own tests below
 ]
@@ -83,6 +84,9 @@ PAGE_MATRIX: list[tuple[str, str, dict[str, str] | None, dict[str, int]]] = [
     ("GET", "/manager", None, {A: 403, M: 200, N: 403, D: 403}),
     ("GET", "/alerts", None, {A: 403, M: 200, N: 403, D: 403}),
     ("GET", "/analyst", None, {A: 403, M: 403, N: 200, D: 403}),
+    # The test server has no model registry: an analyst is told so (409), others refused.
+    ("POST", "/analyst/promote", {"version": "v1"}, {A: 403, M: 403, N: 409, D: 403}),
+    ("POST", "/analyst/rollback", {}, {A: 403, M: 403, N: 409, D: 403}),
     ("GET", "/admin", None, {A: 403, M: 403, N: 403, D: 200}),
     ("POST", "/logout", {}, {A: 303, M: 303, N: 303, D: 303}),
     ("POST", "/login", None, {}),  # public; its own tests below
@@ -213,24 +217,24 @@ def test_cookie_posts_need_the_csrf_token(server: LiveServer) -> None:
 @pytest.mark.parametrize(
     ("user", "path", "status"),
     [
-        ("bob", "/api/customers/c1", 403),  # another rep's customer
-        ("carol", "/api/customers/c1", 403),
-        ("sam", "/api/customers/c1", 403),  # another team's manager
-        ("mona", "/api/customers/c4", 403),
+        ("bob", "/api/customers/c1", 404),  # another rep's customer: as if unknown
+        ("carol", "/api/customers/c1", 404),
+        ("sam", "/api/customers/c1", 404),  # another team's manager
+        ("mona", "/api/customers/c4", 404),
         ("mona", "/api/customers/c3", 200),  # her team's rep's customer
         ("alice", "/api/customers/c5", 200),  # the pool: visible, claimable
         ("alice", "/api/customers/nobody", 404),
         ("mona", "/api/customers/nobody", 404),
-        ("bob", "/api/calllist?rep=r1", 403),
-        ("sam", "/api/calllist?rep=r1", 403),
+        ("bob", "/api/calllist?rep=r1", 404),
+        ("sam", "/api/calllist?rep=r1", 404),
         ("mona", "/api/calllist?rep=r2", 200),
         ("mona", "/api/calllist?rep=nobody", 404),
         ("alice", "/api/customers/c2/sensitive", 403),  # VVIP, alice not on its list
         ("mona", "/api/customers/c2/sensitive", 200),  # on the list
-        ("bob", "/api/customers/c2/sensitive", 403),
+        ("bob", "/api/customers/c2/sensitive", 404),
         ("alice", "/api/customers/c5/sensitive", 403),  # pool: no owner rep
-        ("mona", "/api/customers/c5/sensitive", 200),  # managers have it
-        ("sam", "/api/customers/c5/sensitive", 200),
+        ("mona", "/api/customers/c5/sensitive", 403),  # pool: its need-to-know circle only
+        ("sam", "/api/customers/c5/sensitive", 403),
         ("alice", "/api/nothing-here", 404),
     ],
 )
@@ -244,13 +248,13 @@ def test_object_access(
 def test_a_rep_cannot_change_another_reps_or_a_pool_customer(
     server: LiveServer, token: dict[str, str]
 ) -> None:
-    for cid in ("c1", "c5"):
+    for cid, status in (("c1", 404), ("c5", 403)):  # another's: as if unknown; the pool: seen
         reply = request(server, "POST", f"/api/customers/{cid}/events", token["bob"], body=CONTACT)
-        assert reply.status == 403, reply.text
+        assert reply.status == status, reply.text
     reply = request(server, "POST", "/api/customers/c1/claim", token["bob"])
-    assert reply.status == 403  # not in the pool
+    assert reply.status == 404  # not his, not in the pool: as if unknown
     reply = request(server, "POST", "/api/customers/c1/events", token["sam"], body=CONTACT)
-    assert reply.status == 403
+    assert reply.status == 404
 
 
 def test_the_customer_view_says_sensitive_sections_exist_but_not_what_they_hold(
@@ -564,3 +568,32 @@ def test_the_analyst_page_reads_the_registry(tmp_path: Path) -> None:
     assert entries[0]["metrics"] == {"roc_auc": 0.81, "brier": 0.05}
     assert entries[0]["heuristic_metrics"] == {"roc_auc": 0.7}
     assert registry_entries(tmp_path / "missing") == []
+
+
+def test_long_lists_page_with_limit_and_cursor_and_say_how_many(
+    server: LiveServer, token: dict[str, str]
+) -> None:
+    whole = request(server, "GET", "/api/calllist", token["alice"]).json()
+    assert whole["total"] >= 2 and set(whole["counts"]) == {"overdue", "due", "new", "not_due"}
+    first = request(server, "GET", "/api/calllist?limit=1", token["alice"]).json()
+    assert first["total"] == whole["total"] and len(first["lines"]) == 1
+    second = request(
+        server, "GET", f"/api/calllist?limit=1&cursor={first['next_cursor']}", token["alice"]
+    ).json()
+    assert second["lines"][0]["customer_id"] != first["lines"][0]["customer_id"]
+    seen = [line["customer_id"] for line in whole["lines"]]
+    assert [first["lines"][0]["customer_id"], second["lines"][0]["customer_id"]] == seen[:2]
+    pool = request(server, "GET", "/api/pool?limit=2", token["alice"]).json()
+    assert len(pool["customers"]) == 2 and pool["customers_page"]["total"] == pool["size"]
+    rest = request(server, "GET", "/api/pool?limit=2&cursor=2", token["alice"]).json()
+    assert {c["customer_id"] for c in rest["customers"]}.isdisjoint(
+        c["customer_id"] for c in pool["customers"]
+    )
+    alerts = request(server, "GET", "/api/alerts?limit=1", token["mona"]).json()
+    assert alerts["manager_join_page"]["total"] == alerts["manager_join_count"]
+    found = request(server, "GET", "/api/search?q=ltd&limit=1", token["alice"]).json()
+    assert len(found["results"]) == 1 and found["results_page"]["total"] >= 2
+    for bad in ("limit=0", "limit=x", "cursor=-1", "due=soon", "sort=mood"):
+        reply = request(server, "GET", f"/api/calllist?{bad}", token["alice"])
+        assert reply.status == 400, bad
+        assert reply.json()["field"] == bad.split("=")[0]
