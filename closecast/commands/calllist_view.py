@@ -11,7 +11,6 @@ from typing import Final
 
 import orjson
 import pandas as pd
-from streams.contract import to_datetime
 from wcwidth import wcswidth
 
 from closecast.commands.books import CallBooks, load_call_books
@@ -20,6 +19,7 @@ from closecast.errors import UserError
 from features.policy import Policy
 from planning.calllist import TREND_DAYS, CallLine, call_lists, due_counts, lines_frame
 from planning.export import MONEY, PERCENT, write_tables, write_workbook
+from streams.core.contract import to_datetime
 
 
 def N_(message: str) -> str:
