@@ -8,7 +8,13 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from closecast.commands.common import as_of_arg, check_logs, load_snapshot, make_scorer
+from closecast.commands.common import (
+    as_of_arg,
+    check_logs,
+    load_snapshot,
+    make_scorer,
+    require_events,
+)
 from closecast.errors import UserError
 from features.policy import Policy
 from models.revenue import ValueForecast
@@ -82,20 +88,6 @@ def load_call_books(args: argparse.Namespace, policy: Policy, trend_days: int) -
     past = score_snapshot(earlier, scorer, policy)
     earlier_p = dict(zip(past["customer_id"].tolist(), past["p_close"].tolist(), strict=True))
     return CallBooks(book, extra.contacts, earlier_p, extra.later_reps)
-
-
-def require_events(snapshot: Snapshot, files: list[object]) -> None:
-    """Nothing to plan from a log without one valid event: say so, never "0 lines"."""
-    stats = snapshot.stats
-    if stats.events_applied or stats.after_as_of:
-        return
-    names = ", ".join(str(f) for f in files)
-    if stats.rejected:
-        raise UserError(
-            f"{names}: no valid event in {stats.rejected} lines (each rejected, with its "
-            "reason, into the dead-letter file)"
-        )
-    raise UserError(f"{names}: the log is empty")
 
 
 @dataclass

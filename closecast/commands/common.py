@@ -111,6 +111,20 @@ def load_snapshot(args: argparse.Namespace) -> Snapshot:
     return snapshot
 
 
+def require_events(snapshot: Snapshot, files: list[object]) -> None:
+    """Nothing to plan from a log without one valid event: say so, never "0 lines"."""
+    stats = snapshot.stats
+    if stats.events_applied or stats.after_as_of:
+        return
+    names = ", ".join(str(f) for f in files)
+    if stats.rejected:
+        raise UserError(
+            f"{names}: no valid event in {stats.rejected} lines (each rejected, with its "
+            "reason, into the dead-letter file)"
+        )
+    raise UserError(f"{names}: the log is empty")
+
+
 def make_scorer(args: argparse.Namespace, policy: Policy) -> Scorer:
     from models.registry import load_scorer
     from models.scoring import Scorer

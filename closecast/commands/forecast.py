@@ -8,12 +8,13 @@ import json
 import sys
 from typing import Any
 
-from closecast.commands.books import require_events
-from closecast.commands.common import add_log_args, add_model_args, load_snapshot, make_scorer
-from features.policy import Policy
-from models.scoring import score_snapshot
-from planning.book import build_book
-from planning.forecast import revenue_forecast
+from closecast.commands.common import (
+    add_log_args,
+    add_model_args,
+    load_snapshot,
+    make_scorer,
+    require_events,
+)
 
 
 def register(sub: Any) -> None:
@@ -27,6 +28,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.policy import Policy
+    from models.scoring import score_snapshot
+    from planning.book import build_book
+    from planning.forecast import revenue_forecast
+
     policy = Policy.from_env()
     snapshot = load_snapshot(args)
     require_events(snapshot, args.files)

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from closecast.commands.books import require_events
 from closecast.commands.common import (
     add_log_args,
     add_model_args,
     check_out,
     load_snapshot,
     make_scorer,
+    require_events,
     run_watch,
 )
 
