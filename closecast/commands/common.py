@@ -90,9 +90,13 @@ def load_snapshot(args: argparse.Namespace) -> Snapshot:
 def make_scorer(args: argparse.Namespace, policy: Policy) -> Scorer:
     if getattr(args, "heuristic_only", False):
         return Scorer(None, policy)
-    scorer = load_scorer(args.model_dir, policy)
-    if scorer.model is not None:
-        # Until the registry stores it: an optional value.joblib beside model.joblib.
-        registry = Registry(args.model_dir)
+    return with_value(load_scorer(args.model_dir, policy), args.model_dir)
+
+
+def with_value(scorer: Scorer, model_dir: Path | None) -> Scorer:
+    """The scorer with the revenue forecast of its model's version, if one is stored:
+    until the registry stores it, an optional value.joblib beside model.joblib."""
+    if scorer.model is not None and model_dir is not None:
+        registry = Registry(model_dir)
         scorer.value = load_value(registry.versions_dir / scorer.model.version)
     return scorer

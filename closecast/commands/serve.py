@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from closecast.commands.common import DEFAULT_MODEL_DIR
+from closecast.commands.common import DEFAULT_MODEL_DIR, with_value
 from closecast.errors import UserError
 from features.policy import Policy
 from models.registry import load_scorer
@@ -79,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise UserError(f"refusing to start: {exc}") from None
     policy = Policy.from_env()
-    scorer = Scorer(None, policy) if args.heuristic_only else load_scorer(args.model_dir, policy)
+    scorer = (
+        Scorer(None, policy)
+        if args.heuristic_only
+        else with_value(load_scorer(args.model_dir, policy), args.model_dir)
+    )
     try:
         asyncio.run(_serve(args, settings, scorer, policy))
     except (UsersFileError, AccessFileError) as exc:
