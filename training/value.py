@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from models.revenue import RevenueModel, Systematic, ValueForecast
 from streams.state import DAY_US
@@ -161,7 +162,7 @@ def backtest_value(
         test = labelled & (t >= origin) & (t < end)
         if not test.any() or not (y[train] > 0).any():
             continue
-        fitted = _clone(template).fit(
+        fitted = _clone(template, horizon_days).fit(
             X[train], y[train], t[train], None if orders is None else orders[train]
         )
         p = fitted.predict(X[test])
@@ -216,7 +217,7 @@ def fit_value(
     """The served forecast: refit on every labelled row, the backtest's systematic error."""
     y = np.asarray(revenue, dtype=np.float64)
     labelled = _labelled(y)
-    fitted = _clone(model if model is not None else RevenueModel()).fit(
+    fitted = _clone(model if model is not None else RevenueModel(), horizon_days).fit(
         np.asarray(X, dtype=np.float64)[labelled],
         y[labelled],
         np.asarray(as_of)[labelled],
@@ -225,10 +226,9 @@ def fit_value(
     return ValueForecast(fitted, backtest.systematic, horizon_days)
 
 
-def _clone(model: RevenueModel) -> RevenueModel:
-    from sklearn.base import clone
-
-    fresh: RevenueModel = clone(model)
+def _clone(model: RevenueModel, horizon_days: int) -> RevenueModel:
+    """A fresh copy of `model`'s settings, at this horizon (its recent-level window)."""
+    fresh: RevenueModel = clone(model).set_params(horizon_days=horizon_days)
     return fresh
 
 
