@@ -295,3 +295,35 @@ def _records(
     frame["noise_var"] = noise_variance(frame["predicted"].to_numpy(), *forecast.order_moments())
     frame["covered"] = (frame["realised"] >= frame["low"]) & (frame["realised"] <= frame["high"])
     return frame[list(_empty_records().columns)]
+
+
+def value_origins(as_of: np.ndarray, horizon_days: int, count: int = 4) -> list[int]:
+    """`count` backtest origins one horizon apart, the last one at the newest labelled
+    as-of time, so each origin's systematic error can use every earlier origin's slice.
+    Fewer when the history is too short (an origin needs a labelled horizon before it)."""
+    stamps = np.unique(np.asarray(as_of, dtype=np.int64))
+    if not len(stamps):
+        return []
+    step = horizon_days * DAY_US
+    first, last = int(stamps[0]), int(stamps[-1])
+    # Every origin needs at least one as-of time whose label closed before it.
+    return [o for o in (last - k * step for k in range(count - 1, -1, -1)) if o >= first + step]
+
+
+def train_value(
+    dataset: Any, horizon_days: int | None = None, count: int = 4
+) -> tuple[ValueForecast, ValueBacktest]:
+    """Backtest over `value_origins` and refit on every labelled row of a
+    `training.dataset.Dataset`; groups are the rows' owners at their as-of time."""
+    meta = dataset.meta
+    horizon = horizon_days or dataset.config.horizon_days
+    labelled = meta["revenue"].notna().to_numpy()
+    X, as_of = dataset.X[labelled], meta["as_of"].to_numpy()[labelled]
+    revenue = meta["revenue"].to_numpy()[labelled]
+    orders = meta["orders_next"].to_numpy()[labelled]
+    groups = list(meta["owner_rep_id"][labelled])
+    origins = value_origins(as_of, horizon, count)
+    if not origins:
+        raise ValueError("too short a labelled history for a value backtest (one horizon)")
+    backtest = backtest_value(X, revenue, as_of, groups, origins, horizon, orders=orders)
+    return fit_value(X, revenue, as_of, backtest, horizon, orders=orders), backtest
