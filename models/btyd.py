@@ -70,7 +70,9 @@ class BTYDModel(ClassifierMixin, BaseEstimator):
         self.horizon_days = horizon_days
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: Any = None, as_of: np.ndarray | None = None) -> BTYDModel:
+    def fit(self, X: np.ndarray, as_of: np.ndarray | None = None, y: Any = None) -> BTYDModel:
+        """`y` is ignored: the model learns from order histories alone (it is there so
+        scikit-learn's tools may pass labels by keyword)."""
         X = np.asarray(X, dtype=np.float64)
         if as_of is not None:
             stamps = np.asarray(as_of)

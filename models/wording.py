@@ -179,7 +179,7 @@ TOPICS: Final[tuple[Topic, ...]] = (
     ),
     Topic(
         "orders",
-        ("orders", "order_value_log", "days_since_order", "dormant"),
+        ("orders", "order_value_log", "days_since_order", "dormant", "days_since_first_order"),
         (
             (
                 ("dormant", "==", 1.0),

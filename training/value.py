@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from models.revenue import RevenueModel, Systematic, ValueForecast
 from streams.core.state import DAY_US
@@ -161,7 +162,7 @@ def backtest_value(
         test = labelled & (t >= origin) & (t < end)
         if not test.any() or not (y[train] > 0).any():
             continue
-        fitted = _clone(template).fit(
+        fitted = _clone(template, horizon_days).fit(
             X[train], y[train], t[train], None if orders is None else orders[train]
         )
         p = fitted.predict(X[test])
@@ -216,7 +217,7 @@ def fit_value(
     """The served forecast: refit on every labelled row, the backtest's systematic error."""
     y = np.asarray(revenue, dtype=np.float64)
     labelled = _labelled(y)
-    fitted = _clone(model if model is not None else RevenueModel()).fit(
+    fitted = _clone(model if model is not None else RevenueModel(), horizon_days).fit(
         np.asarray(X, dtype=np.float64)[labelled],
         y[labelled],
         np.asarray(as_of)[labelled],
@@ -225,10 +226,9 @@ def fit_value(
     return ValueForecast(fitted, backtest.systematic, horizon_days)
 
 
-def _clone(model: RevenueModel) -> RevenueModel:
-    from sklearn.base import clone
-
-    fresh: RevenueModel = clone(model)
+def _clone(model: RevenueModel, horizon_days: int) -> RevenueModel:
+    """A fresh copy of `model`'s settings, at this horizon (its recent-level window)."""
+    fresh: RevenueModel = clone(model).set_params(horizon_days=horizon_days)
     return fresh
 
 
@@ -295,3 +295,35 @@ def _records(
     frame["noise_var"] = noise_variance(frame["predicted"].to_numpy(), *forecast.order_moments())
     frame["covered"] = (frame["realised"] >= frame["low"]) & (frame["realised"] <= frame["high"])
     return frame[list(_empty_records().columns)]
+
+
+def value_origins(as_of: np.ndarray, horizon_days: int, count: int = 4) -> list[int]:
+    """`count` backtest origins one horizon apart, the last one at the newest labelled
+    as-of time, so each origin's systematic error can use every earlier origin's slice.
+    Fewer when the history is too short (an origin needs a labelled horizon before it)."""
+    stamps = np.unique(np.asarray(as_of, dtype=np.int64))
+    if not len(stamps):
+        return []
+    step = horizon_days * DAY_US
+    first, last = int(stamps[0]), int(stamps[-1])
+    # Every origin needs at least one as-of time whose label closed before it.
+    return [o for o in (last - k * step for k in range(count - 1, -1, -1)) if o >= first + step]
+
+
+def train_value(
+    dataset: Any, horizon_days: int | None = None, count: int = 4
+) -> tuple[ValueForecast, ValueBacktest]:
+    """Backtest over `value_origins` and refit on every labelled row of a
+    `training.dataset.Dataset`; groups are the rows' owners at their as-of time."""
+    meta = dataset.meta
+    horizon = horizon_days or dataset.config.horizon_days
+    labelled = meta["revenue"].notna().to_numpy()
+    X, as_of = dataset.X[labelled], meta["as_of"].to_numpy()[labelled]
+    revenue = meta["revenue"].to_numpy()[labelled]
+    orders = meta["orders_next"].to_numpy()[labelled]
+    groups = list(meta["owner_rep_id"][labelled])
+    origins = value_origins(as_of, horizon, count)
+    if not origins:
+        raise ValueError("too short a labelled history for a value backtest (one horizon)")
+    backtest = backtest_value(X, revenue, as_of, groups, origins, horizon, orders=orders)
+    return fit_value(X, revenue, as_of, backtest, horizon, orders=orders), backtest

@@ -19,7 +19,16 @@ from models.revenue import (
     save_value,
 )
 from streams.core.state import DAY_US
-from training.value import TEAM, backtest_value, fit_value, noise_variance, systematic_error
+from training.dataset import Dataset
+from training.value import (
+    TEAM,
+    backtest_value,
+    fit_value,
+    noise_variance,
+    systematic_error,
+    train_value,
+    value_origins,
+)
 
 SHAPE = 2.0  # Gamma shape of order amounts (CV 0.71)
 MEAN_ORDER = 1000.0
@@ -275,3 +284,26 @@ def test_counts_follow_a_growing_book_one_horizon_ahead() -> None:
     assert abs(np.log(level.expected_orders(X).sum() / came)) < 0.5 * abs(
         np.log(flat.expected_orders(X).sum() / came)
     )
+
+
+def test_value_origins_are_one_horizon_apart_and_end_at_the_newest_labels() -> None:
+    day = DAY_US
+    stamps = np.arange(0, 400 * day, 14 * day)
+    origins = value_origins(stamps, 90)
+    assert origins == [int(stamps[-1]) - k * 90 * day for k in (3, 2, 1, 0)]
+    # A short history gets fewer, each with a closed horizon before it.
+    short = value_origins(np.arange(0, 150 * day, 14 * day), 90)
+    assert short == [int(140 * day)]
+    assert value_origins(np.arange(0, 60 * day, 14 * day), 90) == []
+
+
+def test_train_value_on_a_dataset_serves_and_backtests(training_dataset: Dataset) -> None:
+    forecast, backtest = train_value(training_dataset)
+    assert backtest.systematic.origins == len(backtest.per_origin) >= 3
+    assert forecast.backtested and forecast.systematic == backtest.systematic
+    labelled = training_dataset.meta["revenue"].notna().to_numpy()
+    expected = forecast.expected_revenue(training_dataset.X[labelled])
+    assert (expected >= 0).all()
+    assert 0.5 < backtest.revenue_ratio < 2.0
+    summary = backtest.to_dict()
+    assert summary["origins"] == len(summary["per_origin"])
