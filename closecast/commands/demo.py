@@ -109,6 +109,9 @@ def _train(log: Path, dead_letters: Path, model_dir: Path, policy: Policy) -> No
         print(f", best recipe ({best.name}) {mine.roc_auc:.3f} / {mine.ece:.3f}", end="")
     print()
     if result.promoted:
-        print(f"   promoted {result.promoted} (a refit on every labelled row): it beats the rules")
+        print(
+            f"   promoted {result.promoted} (a refit on every labelled row): "
+            "it beats the rules on every gate"
+        )
     else:
         print(f"   nothing promoted: {'; '.join(result.decision.reasons)}")

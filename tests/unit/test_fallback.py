@@ -147,7 +147,7 @@ def test_rows_outside_what_the_model_saw_get_the_heuristic(
         scorer = load_scorer(registry_dir)
         assert scorer.model is not None
         X = training_dataset.X[:1000].copy()
-        X[0, INDEX["effective_contacts"]] = 10_000.0
+        X[0, INDEX["tier"]] = 9.0  # no such importance tier
         X[1, INDEX["rep_conversion_26w"]] = np.nan
         X[2, INDEX["visits"]] = np.inf
         X[3, INDEX["losses"]] = -3.0
@@ -198,21 +198,40 @@ def test_score_command_with_a_corrupt_model_still_writes_every_row(
         assert column in rows[0]
 
 
-def test_score_command_serves_the_current_model(
-    registry_dir: Path, training_log: Path, tmp_path: Path
-) -> None:
+def _score(registry_dir: Path, training_log: Path, tmp_path: Path) -> list[dict[str, str]]:
     out = tmp_path / "scores.csv"
     args = ["score", str(training_log), "--as-of", "2026-06-30", "--model-dir", str(registry_dir)]
     assert main([*args, "--out", str(out), "--dead-letters", str(tmp_path / "d.jsonl")]) == 0
     with out.open() as handle:
-        rows = list(csv.DictReader(handle))
+        return list(csv.DictReader(handle))
+
+
+def test_score_command_serves_the_current_model(
+    registry_dir: Path, training_log: Path, tmp_path: Path
+) -> None:
+    rows = _score(registry_dir, training_log, tmp_path)
     sources = {r["source"] for r in rows}
     assert "model" in sources
     model_rows = [r for r in rows if r["source"] == "model"]
     assert any("(model)" in r["reasons"] for r in model_rows)
+    # Training stored the expected-revenue forecast with the model: it is what is served.
+    assert {r["revenue_basis"] for r in rows} == {"forecast"}
     for r in model_rows[:200]:
-        # No value forecast is stored: the fallback, p_close x orders if it orders x the
-        # expected order value, and predicted_value is that expected revenue.
+        assert float(r["predicted_value"]) == float(r["expected_revenue"])
+        assert float(r["expected_revenue"]) >= 0.0
+
+
+def test_without_a_stored_forecast_revenue_comes_from_the_fallback(
+    registry_dir: Path, training_log: Path, tmp_path: Path
+) -> None:
+    registry = Registry(registry_dir)
+    version = registry.current()
+    assert version is not None
+    (registry.versions_dir / version / "value.joblib").unlink()
+    rows = _score(registry_dir, training_log, tmp_path)
+    for r in [r for r in rows if r["source"] == "model"][:200]:
+        # The fallback: p_close x orders if it orders x the expected order value, and
+        # predicted_value is that expected revenue.
         assert r["revenue_basis"] == "fallback"
         assert float(r["predicted_value"]) == float(r["expected_revenue"])
         assert float(r["expected_orders"]) >= float(r["p_close"]) - 1e-6

@@ -189,14 +189,16 @@ def test_a_current_model_without_a_recipe_is_replaced_by_a_better_one(
 
 def test_promote_and_rollback(registry_dir: Path) -> None:
     registry = Registry(registry_dir)
+    before = registry.history()  # the fixture's two trainings, each promoted
     first = registry.current()
-    assert first is not None
+    assert first is not None and before[-1] == first and len(before) == 2
     other = next(v for v in registry.versions() if v != first)
     registry.promote(other)
     assert registry.current() == other
-    assert registry.history() == [first, other]
+    assert registry.history() == [*before, other]
     assert registry.rollback() == first
     assert registry.current() == first
+    assert registry.rollback() == before[0]
     assert registry.rollback() is None  # back to the heuristic
     assert registry.current() is None
     with pytest.raises(RegistryError, match="nothing to roll back"):
@@ -209,7 +211,10 @@ def test_models_command(registry_dir: Path, capsys: pytest.CaptureFixture[str]) 
     registry = Registry(registry_dir)
     current = registry.current()
     assert current is not None
-    other = next(v for v in registry.versions() if v != current)
+    # A version the gate refused: the current model again, its decision a refusal.
+    meta = registry.metadata(current)
+    meta["decision"] = {"promoted": False, "reasons": ["ROC AUC not above the fallback's"]}
+    other = registry.save(registry.load(current), meta)
     assert main(["models", "list", "--model-dir", str(registry_dir)]) == 0
     out = capsys.readouterr().out
     assert current in out and other in out and "current" in out and "candidate" in out

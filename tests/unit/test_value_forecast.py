@@ -16,14 +16,13 @@ from closecast.cli import main
 from features.customer import feature_matrix
 from features.policy import Policy
 from models.registry import Registry
-from models.revenue import RevenueModel, Systematic, ValueForecast, save_value
+from models.revenue import RevenueModel, ValueForecast
 from models.scoring import Scorer, score_snapshot
 from planning.manager import build_manager_report
 from planning.report import render
 from streams.core.contract import Event
 from streams.core.log import append_events
 from tests.support.planning import DAY, book, customer_events, ev, iso, joined, snapshot
-from training.dataset import Dataset
 
 LINE = re.compile(r"expected revenue next 90 days: ([\d,]+) \(([\d,]+) to ([\d,]+)\)")
 
@@ -143,9 +142,8 @@ def test_forecast_command_prints_team_and_reps(
     assert LINE.search(printed) and "by rep:" in printed
 
 
-def test_forecast_serves_value_joblib_beside_the_current_model(
+def test_forecast_serves_the_value_forecast_stored_with_the_current_model(
     trained_registry: tuple[Path, object],
-    training_dataset: Dataset,
     training_log: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -155,22 +153,19 @@ def test_forecast_serves_value_joblib_beside_the_current_model(
     registry = Registry(root)
     version = registry.current()
     assert version is not None
-    labelled = training_dataset.meta["revenue"].notna().to_numpy()
-    model = RevenueModel(max_iter=30).fit(
-        training_dataset.X[labelled],
-        training_dataset.meta["revenue"].to_numpy()[labelled],
-        orders=training_dataset.meta["orders_next"].to_numpy()[labelled],
-    )
-    forecast = ValueForecast(model, Systematic(team=0.1, group=0.3, origins=5))
-    save_value(forecast, registry.versions_dir / version)
+    assert registry.load_value(version) is not None  # `retrain` stored it, checksummed
     args = ["forecast", str(training_log), "--as-of", "2026-06-30", "--model-dir", str(root)]
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["backtested"] is True
+    assert data["backtested"] is True  # walk-forward origins measured its systematic miss
     out = tmp_path / "scores.csv"
     assert main(["score", *args[1:], "--out", str(out)]) == 0
+    capsys.readouterr()
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
     assert {r["revenue_basis"] for r in rows} == {"forecast"}
     total = sum(float(r["expected_revenue"]) for r in rows)
     assert data["team"]["expected"] == pytest.approx(total, abs=1)
+    # A forecast file that does not match its checksum is not served.
+    (registry.versions_dir / version / "value.joblib").write_bytes(b"tampered")
+    assert registry.load_value(version) is None
