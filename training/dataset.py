@@ -56,6 +56,7 @@ from features.policy import DEFAULT, Policy
 from streams.core.contract import Event
 from streams.core.deadletter import DeadLetterFile
 from streams.core.fold import touches_customer
+from streams.core.held import is_ahead, skew_us, wall_clock
 from streams.core.log import decode, read_lines
 from streams.core.state import DAY_US, CustomerState
 from streams.embedded.replay import Replayer
@@ -158,6 +159,7 @@ class EventSet:
     end: int  # the as-of cut if one was given, else the latest event's time
     rejected: int = 0
     after_as_of: int = 0
+    held: int = 0  # dated beyond the allowed skew ahead of the clock (streams.core.held)
 
     @property
     def fingerprint(self) -> str:
@@ -196,8 +198,14 @@ def read_events(
             else:
                 rejected += 1
                 dlq.write(item)
-    prepared = prepare(valid, as_of)
-    return EventSet(prepared.events, prepared.end, rejected, prepared.after_as_of)
+    # Time is the clock's, here as in the replay: an event dated beyond the allowed skew
+    # ahead of it is not yet effective, and one such event must not make every label look
+    # complete (the data's end would be its date). It stays in the log, counted as held.
+    now, skew = wall_clock(), skew_us()
+    current = [e for e in valid if not is_ahead(e.ts, now, skew)]
+    prepared = prepare(current, as_of)
+    held = len(valid) - len(current)
+    return EventSet(prepared.events, prepared.end, rejected, prepared.after_as_of, held)
 
 
 def fingerprint(events: Sequence[Event]) -> str:

@@ -88,6 +88,12 @@ def dataset_from_args(
     events = read_events(args.files, as_of_arg(args.as_of), dead, progress=args.progress)
     if events.rejected:
         print(f"{events.rejected} invalid lines skipped, kept in {dead}", file=sys.stderr)
+    if events.held:
+        print(
+            f"{events.held} events dated ahead of the clock held: kept in the log, not "
+            "trained on until their time comes",
+            file=sys.stderr,
+        )
     dataset = build_dataset(events, config, policy)
     labelled = dataset.labelled
     print(

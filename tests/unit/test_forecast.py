@@ -202,3 +202,23 @@ def test_the_drift_watch_leaves_a_model_that_holds_alone(
     record = watch(X, y, as_of, int(as_of.max()) + HORIZON, registry, rule=DriftRule())
     assert record is not None and record.action == "none", record
     assert registry.current() == before
+
+
+# ---------------------------------------------------------------- time is the clock's
+
+
+def test_an_event_dated_ahead_of_the_clock_does_not_complete_the_labels(
+    training_log: Path, tmp_path: Path
+) -> None:
+    # One order claimed for 2099: without the rule the data's end would be 2099 and every
+    # snapshot's label "complete"; with it the event is held and nothing else changes.
+    future = tmp_path / "future.jsonl"
+    line = (
+        '{"event_id":"f1","type":"order_won","occurred_at":"2099-01-01T00:00:00Z",'
+        '"customer_id":"c-future","rep_id":null,"payload":{"order_id":"o","amount":5}}\n'
+    )
+    future.write_text(line)
+    plain = read_events([training_log])
+    both = read_events([training_log, future])
+    assert both.held == 1 and plain.held == 0
+    assert both.end == plain.end and both.fingerprint == plain.fingerprint
