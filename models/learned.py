@@ -209,7 +209,7 @@ class RecentlyCalibrated(ClassifierMixin, BaseEstimator):
         # The buy-till-you-die model learns from the latest cross-section of order
         # histories, not from labels: it needs the dates.
         if self.kind == "btyd":
-            return self._scorer().fit(X, y, as_of=as_of)
+            return self._scorer().fit(X, as_of=as_of)
         return self._scorer().fit(X, y)
 
     def fit(
