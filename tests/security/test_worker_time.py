@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from tests.test_agents import Recorder, _customers, _put_all, _run, _worker, in_own_loop
 
 from streams.core.contract import parse, to_ts
 from streams.embedded.replay import replay_events
 from tests.support.webworld import iso
+from tests.unit.test_agents import Recorder, _customers, _put_all, _run, _worker, in_own_loop
 
 FUTURE = "2099-01-01T09:00:00Z"
 
@@ -40,8 +40,8 @@ async def test_the_worker_holds_future_dated_events_and_folds_them_when_due() ->
     recent = _event(4, "contact_made", iso(now - timedelta(days=1)), channel="email")
     worker, recorders = _worker()
     held = recorders["held"] = Recorder()
-    worker.senders.held.send = held.send
-    worker.senders.held.send_many = held.send_many
+    worker.senders.held.send = held.send  # type: ignore[method-assign]
+    worker.senders.held.send_many = held.send_many  # type: ignore[method-assign]
     assert worker.held is not None
     hold = worker.held
     await _run(worker, recorders, [(b"c1", raw) for raw in (lead, backdated, future, recent)])
