@@ -52,7 +52,9 @@ class Term:
 
 
 def _name(names: tuple[str, ...]) -> Callable[[float], str]:
-    return lambda v: names[int(v)]
+    # A row the model declined for garbage (a tier of 9) is still explained by the
+    # fallback: an unknown category is named so, never an IndexError.
+    return lambda v: names[int(v)] if 0 <= v < len(names) else "unknown"
 
 
 # Template fields beyond the features themselves, each computed from one feature's value.

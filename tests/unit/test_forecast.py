@@ -64,19 +64,28 @@ def test_a_short_history_is_graded_on_folds_of_customers() -> None:
 def test_the_fallback_is_calibrated_to_the_log(
     trained_registry: tuple[Path, RetrainResult], training_dataset: Dataset
 ) -> None:
-    _, result = trained_registry
-    y = training_dataset.y.astype(int)
-    rows = result.fallback.rows
-    raw = HeuristicModel().fit().predict_proba(training_dataset.X[rows])[:, 1]
-    raw_ece = metrics(raw, y[rows], training_dataset.as_of[rows]).ece
-    calibrated = result.fallback.pooled
-    # On the same backtest rows (each fold's map fitted before its origin): the map
-    # brings the scorecard's probabilities to the log's close rate, ranking unchanged.
-    assert calibrated.ece < raw_ece
-    assert calibrated.ece <= 0.03
-    assert calibrated.mean_p == pytest.approx(calibrated.base_rate, rel=0.35)
-    raw_auc = metrics(raw, y[rows], training_dataset.as_of[rows]).roc_auc
-    assert calibrated.roc_auc == pytest.approx(raw_auc, abs=0.02)
+    d = training_dataset
+    heuristic = HeuristicModel().fit()
+    raw_p = heuristic.predict_proba(d.X)[:, 1]
+    # A world where customers order about three times as often as our simulator's (the
+    # scorecard's constants were tuned there): its probabilities are far off.
+    y = d.y.astype(int).copy()
+    rng = np.random.default_rng(1)
+    y[(y == 0) & (rng.random(len(y)) < 2 * raw_p)] = 1
+    early = d.as_of < np.quantile(d.as_of, 0.7)
+    late = ~early
+    model, note = calibrated_fallback(d.X[early], y[early], d.as_of[early], heuristic)
+    assert note is None and model.calibration is not None
+    raw = metrics(raw_p[late], y[late], d.as_of[late])
+    calibrated = metrics(model.predict_proba(d.X[late])[:, 1], y[late], d.as_of[late])
+    # Fitted on the early labels, graded on later ones: the map brings the scorecard to
+    # the log's close rate, and a monotone map leaves its ranking as it was.
+    assert raw.ece > 0.03
+    assert calibrated.ece <= 0.03 and calibrated.ece < raw.ece / 2
+    assert calibrated.mean_p == pytest.approx(calibrated.base_rate, rel=0.2)
+    assert calibrated.roc_auc == pytest.approx(raw.roc_auc, abs=1e-4)  # ties, rounding
+    # On the backtest of our own simulator (each fold's map fitted before its origin).
+    assert trained_registry[1].fallback.pooled.ece <= 0.03
 
 
 def test_the_fallback_says_when_there_are_too_few_labels(training_dataset: Dataset) -> None:
