@@ -73,11 +73,12 @@ KINDS: Final = ("gbm", "logistic", "btyd")
 # populations: a model trained on a young log had seen reps' 26-week conversion only up
 # to 3%, and declined 31% of the book three months later; counts and durations grow with
 # the calendar and the book.) Unlisted features are counts, durations or logs of
-# amounts: zero or more.
+# amounts, or rates such as a rep's deals per lead: zero or more.
 _FLAG: Final = (0.0, 1.0)
 DOMAINS: Final[dict[str, tuple[float, float]]] = {
     "ineffective_share": _FLAG,
-    "rep_conversion_26w": _FLAG,
+    # Not rep_conversion_26w: deals per new lead pass 1 when repeat orders outnumber new
+    # leads (on a foreign log a domain of 0 to 1 declined 48% of a growing book).
     "portrait_sections": (0.0, 6.0),
     "stage": (0.0, 4.0),
     "tier": (0.0, 2.0),

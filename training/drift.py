@@ -137,7 +137,9 @@ def watch(
     # Rows the model never learned from, and not yet judged for this version.
     since = _ts(str(training["last_as_of"]))
     for earlier in history(registry):
-        if earlier.get("version") == version and earlier.get("action") != "too few labels":
+        judged = earlier.get("version") == version and earlier.get("action") != "too few labels"
+        # A recalibrated copy was fitted on the rows that judged its original.
+        if judged or earlier.get("new_version") == version:
             since = max(since, _ts(str(earlier["last_as_of"])))
     new = as_of > since
     if not new.any():

@@ -105,6 +105,8 @@ def text_table(table: pd.DataFrame, rows: int) -> str:
         return "(none)"
     shown = table.drop(columns=[c for c in ("reasons",) if c in table.columns]).head(rows)
     more = f"\n... {len(table) - rows:,} more" if len(table) > rows else ""
+    import pandas as pd
+
     # Chinese names take two terminal columns each: pandas pads by display width then.
     with pd.option_context("display.unicode.east_asian_width", True):
         return shown.to_string(index=False) + more

@@ -229,5 +229,5 @@ def test_an_event_dated_ahead_of_the_clock_does_not_complete_the_labels(
     future.write_text(line)
     plain = read_events([training_log])
     both = read_events([training_log, future])
-    assert both.held == 1 and plain.held == 0
+    assert both.held == plain.held + 1  # (the simulated log may run past today too)
     assert both.end == plain.end and both.fingerprint == plain.fingerprint

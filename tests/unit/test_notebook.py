@@ -31,7 +31,7 @@ def test_the_analyst_notebook_runs_on_a_small_log(
     text = "".join(o.get("text", "") for o in outputs) + "".join(
         str(o.get("data", {}).get("text/plain", "")) for o in outputs
     )
-    assert "heuristic" in text and "gbm" in text and "logistic" in text
+    assert "calibrated fallback" in text and "gbm" in text and "logistic" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 5  # close rate, reliability, capture, distribution, importance
     assert "would be promoted" in text  # the dry run reports the gate's decision
