@@ -63,13 +63,14 @@ class Plan:
     def describe(self) -> dict[str, Any]:
         return {
             "scheme": self.scheme,
-            "origins": [_iso(f.origin) for f in self.folds],
+            "origins": [iso(f.origin) for f in self.folds],
             "folds": len(self.folds),
             "note": self.note,
         }
 
 
-def _iso(ts: int) -> str:
+def iso(ts: int) -> str:
+    """An epoch-µs time as ISO 8601 UTC with `Z`, as the model metadata spells times."""
     return to_datetime(int(ts)).isoformat().replace("+00:00", "Z")
 
 
@@ -146,7 +147,7 @@ class Outcome:
             "pooled": self.pooled.to_dict(),
             "model_share": round(self.model_share, 6),
             "origins": [
-                {"origin": _iso(f.origin), **m.to_dict()}
+                {"origin": iso(f.origin), **m.to_dict()}
                 for f, m in zip(plan.folds, self.per_fold, strict=True)
             ],
             "reliability": [

@@ -36,7 +36,8 @@ from models.calibration import Platt, TooFewLabels, fit_platt
 from models.heuristic import HeuristicModel
 from models.registry import Registry, RegistryError
 from models.scoring import Scorer
-from streams.core.contract import to_datetime, to_ts
+from streams.core.contract import to_ts
+from training.backtest import iso
 from training.dataset import DatasetConfig, build_dataset, read_events
 from training.evaluate import metrics
 
@@ -96,10 +97,6 @@ def _append(registry: Registry, record: DriftRecord) -> None:
     registry.record_drift(record.to_dict())
 
 
-def _iso(ts: int) -> str:
-    return to_datetime(int(ts)).isoformat().replace("+00:00", "Z")
-
-
 def _ts(text: str) -> int:
     return to_ts(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
@@ -153,9 +150,9 @@ def watch(
     b_auc, b_ece = float(backtest.get("roc_auc", math.nan)), float(backtest.get("ece", math.nan))
     base: dict[str, Any] = {
         "version": version,
-        "checked_at": _iso(end),
-        "first_as_of": _iso(int(an.min())),
-        "last_as_of": _iso(int(an.max())),
+        "checked_at": iso(end),
+        "first_as_of": iso(int(an.min())),
+        "last_as_of": iso(int(an.max())),
         "rows": len(yn),
         "positives": int(yn.sum()),
         "base_rate": float(yn.mean()),

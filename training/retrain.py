@@ -42,9 +42,8 @@ from models.promotion import Decision, PromotionRule, decide
 from models.registry import Registry, RegistryError
 from models.revenue import UNTESTED, ValueForecast
 from models.scoring import Scorer
-from streams.core.contract import to_datetime
 from training import backtest
-from training.backtest import Outcome, Plan, Predictor, calibrated_fallback
+from training.backtest import Outcome, Plan, Predictor, calibrated_fallback, iso
 from training.dataset import Dataset
 from training.value import ValueBacktest, backtest_value, fit_value
 
@@ -105,10 +104,6 @@ class RetrainResult:
                 }
             )
         return rows
-
-
-def _iso(ts: int) -> str:
-    return to_datetime(int(ts)).isoformat().replace("+00:00", "Z")
 
 
 def _served(model: TrainedModel, fallback: HeuristicModel) -> Predictor:
@@ -206,15 +201,15 @@ def _metadata(
         "fit_seconds": round(fit_seconds, 2),
         "artifact": (
             f"refit of recipe {result.best.name} on every labelled row "
-            f"({_iso(window.first_as_of)} to {_iso(window.last_as_of)}, labels complete to "
-            f"{_iso(data.end)}); calibrated on the as-of dates from "
-            f"{_iso(window.calibration_first_as_of)} ({window.calibration_rows} rows, "
+            f"({iso(window.first_as_of)} to {iso(window.last_as_of)}, labels complete to "
+            f"{iso(data.end)}); calibrated on the as-of dates from "
+            f"{iso(window.calibration_first_as_of)} ({window.calibration_rows} rows, "
             "out-of-fold by customer). Quality numbers are from the walk-forward backtest "
             "of this recipe, not of this artifact"
         ),
         "training": {
-            "first_as_of": _iso(window.first_as_of),
-            "last_as_of": _iso(window.last_as_of),
+            "first_as_of": iso(window.first_as_of),
+            "last_as_of": iso(window.last_as_of),
             "rows": window.rows,
             "positives": window.positives,
             "horizon_days": cfg.horizon_days,
@@ -222,7 +217,7 @@ def _metadata(
             "warmup_days": cfg.warmup_days,
             "max_rows_per_as_of": cfg.max_rows_per_as_of,
             "statuses": list(cfg.statuses),
-            "calibration_first_as_of": _iso(window.calibration_first_as_of),
+            "calibration_first_as_of": iso(window.calibration_first_as_of),
             "calibration_rows": window.calibration_rows,
             "calibration_note": window.calibration_note,
         },
@@ -254,7 +249,7 @@ def _metadata(
         "data": {
             "fingerprint": data.fingerprint,
             "events": data.events,
-            "labels_complete_to": _iso(data.end),
+            "labels_complete_to": iso(data.end),
         },
         "decision": result.decision.to_dict(),
         "value": {
@@ -263,8 +258,8 @@ def _metadata(
             "note": result.value_note,
         },
         "training_window": {
-            "first_as_of": _iso(window.first_as_of),
-            "last_as_of": _iso(window.last_as_of),
+            "first_as_of": iso(window.first_as_of),
+            "last_as_of": iso(window.last_as_of),
         },
         "note": (
             "; ".join(result.decision.reasons)
